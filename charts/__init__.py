@@ -1,0 +1,1 @@
+"""Charts: each becomes one file in dist/. ``build_manifests`` composes them for an environment."""

@@ -1,0 +1,1 @@
+"""Library of the synthesizer: secrets handling, environments, constructs and the CLI."""

@@ -1,0 +1,1 @@
+"""One construct per concept. Constructs are pure: typed, validated values in, objects out."""

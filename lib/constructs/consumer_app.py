@@ -1,0 +1,59 @@
+"""An app that consumes secret groups: Deployment and Service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cdk8s
+import cdk8s_plus_28 as kplus
+from constructs import Construct
+
+from lib.constructs.workload import dropped_capabilities, resources
+from lib.environments import ConsumerAppSpec
+
+
+class ConsumerApp(Construct):
+    """A Deployment whose container gets exactly ``secrets`` through envFrom, and its Service.
+
+    Apps run with cdk8s-plus's hardened defaults (non-root, read-only root filesystem) and the
+    numeric user of their spec.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: ConsumerAppSpec,
+        secrets: Sequence[kplus.ISecret],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        labels = {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": "app"}
+        self.deployment = kplus.Deployment(
+            self,
+            "deployment",
+            metadata=cdk8s.ApiObjectMetadata(name=spec.name, labels=labels),
+            replicas=spec.replicas,
+            pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
+            automount_service_account_token=False,
+            containers=[
+                kplus.ContainerProps(
+                    name=spec.name,
+                    image=spec.image,
+                    image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+                    args=list(spec.args) or None,
+                    ports=[kplus.ContainerPort(number=spec.port, name="http")],
+                    env_from=[kplus.Env.from_secret(secret) for secret in secrets],
+                    security_context=kplus.ContainerSecurityContextProps(
+                        user=spec.run_as_user,
+                        group=spec.run_as_user,
+                        capabilities=dropped_capabilities(),
+                    ),
+                    resources=resources(cpu_request_millis=50, memory_request_mib=64, memory_limit_mib=256),
+                )
+            ],
+        )
+        self.service = self.deployment.expose_via_service(
+            name=spec.name,
+            ports=[kplus.ServicePort(port=spec.port, target_port=spec.port, name="http")],
+        )

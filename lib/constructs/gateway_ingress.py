@@ -1,0 +1,67 @@
+"""The Ingress that puts LiteLLM under /litellm on the environment's host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cdk8s
+import cdk8s_plus_28 as kplus
+from constructs import Construct
+
+PATH_PREFIX = "/litellm"
+
+
+@dataclass(frozen=True)
+class GatewayIngressProps:
+    """``host``: the public host. ``tls_secret_name``: certificate Secret, or None for HTTP.
+    ``ingress_class``: the IngressClass; the rewrite annotations are ingress-nginx's.
+    """
+
+    host: str
+    service: kplus.Service
+    ingress_class: str
+    tls_secret_name: str | None
+    name: str = "litellm"
+
+
+class GatewayIngress(Construct):
+    """Routes ``/litellm/*`` to the LiteLLM Service with the prefix stripped.
+
+    ingress-nginx matches ``/litellm(/|$)(.*)`` as a regex and rewrites to ``/$2``, so
+    ``/litellm/v1/chat/completions`` reaches the proxy as ``/v1/chat/completions`` and
+    ``/litellm`` as ``/``.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: GatewayIngressProps) -> None:
+        super().__init__(scope, construct_id)
+        self.ingress = kplus.Ingress(
+            self,
+            "ingress",
+            metadata=cdk8s.ApiObjectMetadata(
+                name=props.name,
+                labels={"app.kubernetes.io/name": props.name},
+                annotations={
+                    "nginx.ingress.kubernetes.io/use-regex": "true",
+                    "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+                },
+            ),
+            class_name=props.ingress_class,
+            tls=(
+                [
+                    kplus.IngressTls(
+                        hosts=[props.host],
+                        secret=kplus.Secret.from_secret_name(
+                            self, "tls-secret", props.tls_secret_name
+                        ),
+                    )
+                ]
+                if props.tls_secret_name
+                else None
+            ),
+        )
+        self.ingress.add_host_rule(
+            props.host,
+            f"{PATH_PREFIX}(/|$)(.*)",
+            kplus.IngressBackend.from_service(props.service),
+            kplus.HttpIngressPathType.IMPLEMENTATION_SPECIFIC,
+        )

@@ -1,0 +1,133 @@
+"""The environments this app synthesizes, as one typed table.
+
+Everything that differs between dev and prod is a field here and reaches the constructs as a
+constructor argument; no construct reads environment variables or asks where it runs.
+To add an environment, add an entry to ``ENVIRONMENTS``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from lib.errors import SynthError
+
+# Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release.
+LITELLM_IMAGE = "ghcr.io/berriai/litellm:main-v1.106.2"
+
+
+@dataclass(frozen=True)
+class ConsumerAppSpec:
+    """An app that consumes secret groups through envFrom.
+
+    ``run_as_user`` must be a numeric user the image can run as: the pod refuses to start an
+    image whose USER is root or a name when ``runAsNonRoot`` is set, as it is for every app.
+    """
+
+    name: str
+    image: str
+    port: int
+    secret_groups: tuple[str, ...]
+    args: tuple[str, ...] = ()
+    replicas: int = 1
+    run_as_user: int = 65534
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment target.
+
+    ``tls_secret_name`` turns on TLS for the ingress host with that certificate Secret
+    (created by cert-manager or by hand); ``None`` serves plain HTTP.
+    ``allow_demo_key`` lets the environment read a secrets file encrypted to the public demo
+    key; production must not.
+    """
+
+    name: str
+    namespace: str
+    host: str
+    secrets_file: Path
+    litellm_image: str
+    litellm_replicas: int
+    apps: tuple[ConsumerAppSpec, ...]
+    tls_secret_name: str | None = None
+    allow_demo_key: bool = False
+    litellm_group: str = "litellm"
+    ingress_class: str = "nginx"
+
+
+# A stand-in for your own backend: a tiny static HTTP server that receives the Stripe keys.
+# Replace image, port and args with your app's; keep the groups it really needs.
+_EXAMPLE_BACKEND = ConsumerAppSpec(
+    name="backend",
+    image="docker.io/hashicorp/http-echo:1.0.0",
+    port=5678,
+    secret_groups=("stripe",),
+    args=("-listen=:5678", "-text=backend placeholder: replace with your app"),
+)
+
+ENVIRONMENTS: dict[str, Environment] = {
+    "dev": Environment(
+        name="dev",
+        namespace="seance",
+        host="backend.dev.localhost",
+        secrets_file=Path("secrets/secrets.yaml"),
+        litellm_image=LITELLM_IMAGE,
+        litellm_replicas=1,
+        apps=(_EXAMPLE_BACKEND,),
+        allow_demo_key=True,
+    ),
+    "prod": Environment(
+        name="prod",
+        namespace="seance",
+        host="backend.seance.dev",
+        secrets_file=Path("secrets/prod.yaml"),
+        litellm_image=LITELLM_IMAGE,
+        litellm_replicas=2,
+        apps=(_EXAMPLE_BACKEND,),
+        tls_secret_name="backend-seance-dev-tls",
+    ),
+}
+DEFAULT_ENVIRONMENT = "dev"
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_RESERVED_APP_NAMES = frozenset({"litellm"})
+
+
+def environment_named(name: str) -> Environment:
+    """The environment called ``name``, checked so that constructs get valid values only."""
+    try:
+        environment = ENVIRONMENTS[name]
+    except KeyError:
+        known = ", ".join(sorted(ENVIRONMENTS))
+        raise SynthError(
+            f"unknown environment '{name}': use one of {known}, or add it to lib/environments.py"
+        ) from None
+    check_environment(environment)
+    return environment
+
+
+def check_environment(environment: Environment) -> None:
+    where = f"lib/environments.py, environment '{environment.name}'"
+    if not _DNS_LABEL.match(environment.namespace):
+        raise SynthError(f"{where}: namespace '{environment.namespace}' is not a DNS-1123 label")
+    if environment.litellm_replicas < 1:
+        raise SynthError(f"{where}: litellm_replicas must be at least 1")
+    seen: set[str] = set()
+    for app in environment.apps:
+        if not _DNS_LABEL.match(app.name) or app.name in _RESERVED_APP_NAMES or app.name in seen:
+            raise SynthError(
+                f"{where}: app name '{app.name}' must be a unique DNS-1123 label "
+                "(lowercase letters, digits, '-') other than 'litellm'"
+            )
+        seen.add(app.name)
+        if not 1 <= app.port <= 65535:
+            raise SynthError(f"{where}: app '{app.name}' has port {app.port}; use 1-65535")
+        if app.replicas < 1 or app.run_as_user < 1:
+            raise SynthError(
+                f"{where}: app '{app.name}' needs replicas >= 1 and a non-root run_as_user"
+            )
+        if not app.image.strip():
+            raise SynthError(f"{where}: app '{app.name}' has no image")

@@ -1,0 +1,101 @@
+"""Writing dist/: all or nothing.
+
+Manifests are written into a fresh directory beside the output directory and swapped into its
+place only when every file is written. A synth that fails at any earlier point leaves the
+previous output byte-identical; the swap itself is two renames on one filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lib.errors import SynthError
+
+# Files that hold secret values are readable by their owner only.
+PRIVATE_MODE = 0o600
+PUBLIC_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    """One file of dist/: its name, its objects in apply order, and whether it holds secrets."""
+
+    name: str
+    objects: Sequence[Mapping[str, object]]
+    private: bool = False
+
+
+def render(objects: Sequence[Mapping[str, object]]) -> str:
+    """Objects as multi-document YAML, keys in the order the constructs emit them."""
+    return yaml.dump_all(
+        objects, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
+
+
+def write_atomically(outdir: Path, files: Sequence[ManifestFile]) -> None:
+    """Replace ``outdir`` with exactly ``files``, or leave it untouched on failure."""
+    outdir = outdir.absolute()
+    if outdir.exists() and not outdir.is_dir():
+        raise SynthError(f"output path {outdir} exists and is not a directory: pass another --outdir")
+    try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+    except OSError as exc:
+        raise SynthError(
+            f"cannot write beside {outdir} ({exc.strerror}): check permissions or pass --outdir"
+        ) from None
+    try:
+        for manifest in files:
+            _write_file(staging / manifest.name, render(manifest.objects), manifest.private)
+        staging.chmod(0o755)
+        _swap_into_place(staging, outdir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_file(path: Path, text: str, private: bool) -> None:
+    # Created with its final mode, so secret values are never readable by others, not even
+    # between open and chmod.
+    mode = PRIVATE_MODE if private else PUBLIC_MODE
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(path, mode)  # the umask may have narrowed 0644; keep modes exact
+
+
+def _swap_into_place(staging: Path, outdir: Path) -> None:
+    if not outdir.exists():
+        staging.rename(outdir)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
+    retired.rmdir()
+    outdir.rename(retired)
+    try:
+        staging.rename(outdir)
+    except BaseException:
+        retired.rename(outdir)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line values (PEM blocks) as literal blocks, so they stay readable and exact."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _represent_str)

