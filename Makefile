@@ -12,7 +12,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 synth: $(VENV)/.synth-deps
 	$(BIN)/python main.py --env $(ENV) $(if $(SECRETS),--secrets $(SECRETS)) $(if $(OUTDIR),--outdir $(OUTDIR))
 
-test: $(VENV)/.test-deps
+# The whole suite, lint and types included: one command for developers and CI alike.
+test: lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-deps

@@ -13,7 +13,9 @@ class SecretsChart(cdk8s.Chart):
     def __init__(
         self, scope: Construct, construct_id: str, *, namespace: str, secrets: SecretsDocument
     ) -> None:
-        super().__init__(scope, construct_id, namespace=namespace, disable_resource_name_hashes=True)
+        super().__init__(
+            scope, construct_id, namespace=namespace, disable_resource_name_hashes=True
+        )
         self.by_group = {
             group.name: ServiceSecret(self, group.name, group=group) for group in secrets.groups
         }

@@ -26,7 +26,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--env",
         default=DEFAULT_ENVIRONMENT,
-        help=f"environment to synthesize: {', '.join(ENVIRONMENTS)} (default {DEFAULT_ENVIRONMENT})",
+        help=f"environment: {', '.join(ENVIRONMENTS)} (default {DEFAULT_ENVIRONMENT})",
     )
     parser.add_argument(
         "--secrets", type=Path, default=None, help="SOPS file to use instead of the environment's"

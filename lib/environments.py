@@ -86,7 +86,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         litellm_image=LITELLM_IMAGE,
         litellm_replicas=2,
         apps=(_EXAMPLE_BACKEND,),
-        tls_secret_name="backend-seance-dev-tls",
+        tls_secret_name="backend-seance-dev-tls",  # noqa: S106 - a Secret name, not a secret
     ),
 }
 DEFAULT_ENVIRONMENT = "dev"

@@ -43,7 +43,9 @@ def write_atomically(outdir: Path, files: Sequence[ManifestFile]) -> None:
     """Replace ``outdir`` with exactly ``files``, or leave it untouched on failure."""
     outdir = outdir.absolute()
     if outdir.exists() and not outdir.is_dir():
-        raise SynthError(f"output path {outdir} exists and is not a directory: pass another --outdir")
+        raise SynthError(
+            f"output path {outdir} exists and is not a directory: pass another --outdir"
+        )
     try:
         outdir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))

@@ -49,7 +49,9 @@ class ConsumerApp(Construct):
                         group=spec.run_as_user,
                         capabilities=dropped_capabilities(),
                     ),
-                    resources=resources(cpu_request_millis=50, memory_request_mib=64, memory_limit_mib=256),
+                    resources=resources(
+                        cpu_request_millis=50, memory_request_mib=64, memory_limit_mib=256
+                    ),
                 )
             ],
         )

@@ -40,7 +40,10 @@ class LiteLLM(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: LiteLLMProps) -> None:
         super().__init__(scope, construct_id)
-        labels = {"app.kubernetes.io/name": props.name, "app.kubernetes.io/component": "llm-gateway"}
+        labels = {
+            "app.kubernetes.io/name": props.name,
+            "app.kubernetes.io/component": "llm-gateway",
+        }
         self.deployment = kplus.Deployment(
             self,
             "deployment",
@@ -74,9 +77,15 @@ class LiteLLM(Construct):
                         period_seconds=STARTUP_PERIOD_SECONDS,
                         failure_threshold=STARTUP_FAILURE_THRESHOLD,
                     ),
-                    liveness=http_probe(LIVENESS_PATH, LITELLM_PORT, period_seconds=15, failure_threshold=3),
-                    readiness=http_probe(READINESS_PATH, LITELLM_PORT, period_seconds=10, failure_threshold=3),
-                    resources=resources(cpu_request_millis=250, memory_request_mib=512, memory_limit_mib=2048),
+                    liveness=http_probe(
+                        LIVENESS_PATH, LITELLM_PORT, period_seconds=15, failure_threshold=3
+                    ),
+                    readiness=http_probe(
+                        READINESS_PATH, LITELLM_PORT, period_seconds=10, failure_threshold=3
+                    ),
+                    resources=resources(
+                        cpu_request_millis=250, memory_request_mib=512, memory_limit_mib=2048
+                    ),
                 )
             ],
         )

@@ -21,7 +21,10 @@ class ServiceSecret(Construct):
             "secret",
             metadata=cdk8s.ApiObjectMetadata(
                 name=group.secret_name,
-                labels={"app.kubernetes.io/component": "secrets", "seance.dev/secret-group": group.name},
+                labels={
+                    "app.kubernetes.io/component": "secrets",
+                    "seance.dev/secret-group": group.name,
+                },
             ),
             string_data=dict(group.values),
         )

@@ -6,7 +6,9 @@ import cdk8s
 import cdk8s_plus_28 as kplus
 
 
-def resources(*, cpu_request_millis: int, memory_request_mib: int, memory_limit_mib: int) -> kplus.ContainerResources:
+def resources(
+    *, cpu_request_millis: int, memory_request_mib: int, memory_limit_mib: int
+) -> kplus.ContainerResources:
     """Requests sized for scheduling, a memory limit, and deliberately no CPU limit.
 
     A CPU limit throttles a Python server during its start-up burst and makes probes flap;

@@ -84,9 +84,7 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
     return EncryptedFile(path=path, age_recipients=_age_recipients(metadata), key_paths=key_paths)
 
 
-def _leaf_paths(
-    path: Path, node: object, prefix: tuple[str, ...]
-) -> list[tuple[str, ...]]:
+def _leaf_paths(path: Path, node: object, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
     """Every leaf's key path; refuses a leaf that sops did not encrypt."""
     if isinstance(node, dict):
         leaves: list[tuple[str, ...]] = []

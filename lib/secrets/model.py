@@ -28,7 +28,7 @@ MASTER_KEY = "LITELLM_MASTER_KEY"
 PUBLIC_DEFAULT_MASTER_KEY = "sk-1234"
 # Shorter than this after "sk-" is guessable; `openssl rand -hex 32` gives 64.
 MIN_MASTER_KEY_SECRET_CHARS = 20
-SECRET_NAME_SUFFIX = "-secrets"
+SECRET_NAME_SUFFIX = "-secrets"  # noqa: S105 - part of an object name
 
 _ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A DNS-1123 label, short enough that "<group>-secrets" is one too (63 characters).
@@ -95,13 +95,17 @@ class SecretsDocument:
         return tuple(resolved)
 
 
-def parse_secrets(document: Mapping[str, object], source: Path, litellm_group: str) -> SecretsDocument:
+def parse_secrets(
+    document: Mapping[str, object], source: Path, litellm_group: str
+) -> SecretsDocument:
     """Validate a decrypted document and type it; ``litellm_group`` must hold the master key."""
     if not document:
         raise SynthError(
-            f"{source} holds no secrets: add them with `sops {source}` (see README, 'Secrets layout')"
+            f"{source} holds no secrets: add them with `sops {source}` "
+            "(see README, 'Secrets layout')"
         )
     layout = _detect_layout(document, source)
+    groups: tuple[SecretGroup, ...]
     if layout is Layout.FLAT:
         groups = (_parse_group(SHARED_GROUP, document, source, flat=True),)
     else:
@@ -197,9 +201,7 @@ def _check_master_key(secrets: SecretsDocument, litellm_group: str) -> None:
     generate = 'generate one with `echo "sk-$(openssl rand -hex 32)"` and set it with'
     edit = f"`sops {secrets.source}`"
     if group is None or MASTER_KEY not in group.values:
-        raise SynthError(
-            f"{where} is missing: LiteLLM needs a master key; {generate} {edit}"
-        )
+        raise SynthError(f"{where} is missing: LiteLLM needs a master key; {generate} {edit}")
     master_key = group.values[MASTER_KEY]
     if master_key == PUBLIC_DEFAULT_MASTER_KEY:
         raise SynthError(

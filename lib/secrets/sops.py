@@ -96,8 +96,15 @@ def decrypt(
         base["SOPS_AGE_KEY_FILE"] = str(identity.key_file)
     try:
         completed = subprocess.run(
-            [str(binary), "decrypt", "--input-type", "yaml", "--output-type", "json",
-             str(secrets.path)],
+            [
+                str(binary),
+                "decrypt",
+                "--input-type",
+                "yaml",
+                "--output-type",
+                "json",
+                str(secrets.path),
+            ],
             env=base,
             capture_output=True,
             timeout=_SOPS_TIMEOUT_SECONDS,

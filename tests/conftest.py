@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from tests.helpers import FAKE_SECRETS, AgeKey, encrypt_document, new_age_key
+
+# jsii's Node 20 end-of-life banner would otherwise fill every captured stderr.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+class YamlSnapshotExtension(SingleFileSnapshotExtension):
+    """One readable .yaml file per snapshot, so a reviewer reads a manifest diff."""
+
+    _write_mode = WriteMode.TEXT
+    file_extension = "yaml"
+
+
+@pytest.fixture
+def yaml_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(YamlSnapshotExtension)
+
+
+@pytest.fixture(scope="session")
+def age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
+    """A throwaway age key generated for this test run."""
+    return new_age_key(tmp_path_factory.mktemp("age"))
+
+
+@pytest.fixture
+def encrypted(tmp_path: Path, age_key: AgeKey) -> Callable[[object], Path]:
+    """Encrypt a document to the test key with the real sops; returns the file."""
+
+    def make(document: object, name: str = "secrets.yaml") -> Path:
+        return encrypt_document(document, tmp_path / name, age_key.recipient)
+
+    return make
+
+
+@pytest.fixture
+def fixture_secrets(encrypted: Callable[[object], Path]) -> Path:
+    return encrypted(FAKE_SECRETS)
+
+
+@pytest.fixture
+def with_test_key(age_key: AgeKey, monkeypatch: pytest.MonkeyPatch) -> AgeKey:
+    """In-process synths decrypt with the test key only."""
+    for name in ("SOPS_AGE_KEY", "SOPS_AGE_KEY_CMD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(age_key.key_file))
+    return age_key

