@@ -4,16 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
-# pip's own version check reaches the internet; nothing else here needs it.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: synth test lint typecheck clean
 
+## synth: decrypt the environment's secrets and write dist/ (ENV=dev|prod, SECRETS=, OUTDIR=)
 synth: $(VENV)/.synth-deps
 	$(BIN)/python main.py --env $(ENV) $(if $(SECRETS),--secrets $(SECRETS)) $(if $(OUTDIR),--outdir $(OUTDIR))
 
-# The whole suite, lint and types included: one command for developers and CI alike.
-test: lint typecheck
+## test: lint, type-check and the whole test suite: one command for developers and CI alike
+test: lint typecheck node_modules/.installed
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-deps
@@ -27,14 +27,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Stamps depend on pyproject.toml, so a changed dependency list reinstalls on the next run.
+# Installing the project pulls its dependencies only: the code runs from this checkout.
 $(VENV)/.synth-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet .
 	touch $@
 
 $(VENV)/.test-deps: pyproject.toml $(VENV)/.synth-deps
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet '.[test]'
+	touch $@
+
+# The cdk8s CLI, pinned in package-lock.json: tests prove `cdk8s synth` behaves.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
 	touch $@
 
 clean:
-	rm -rf dist .dist.* $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf dist .dist.* .cdk8s-cli-out $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

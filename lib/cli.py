@@ -7,12 +7,14 @@ is a bug in this project and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from lib.environments import DEFAULT_ENVIRONMENT, ENVIRONMENTS
 from lib.errors import SynthError
+from lib.output import link_into
 from lib.synthesis import SynthRequest, synthesize
 
 DEFAULT_OUTDIR = Path("dist")
@@ -43,6 +45,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     outdir: Path = args.outdir or DEFAULT_OUTDIR
+    # Set by `cdk8s synth`, which deletes that directory first and hides the app's stdout.
+    cdk8s_cli_outdir = os.environ.get("CDK8S_OUTDIR")
     try:
         report = synthesize(
             SynthRequest(environment=args.env, outdir=outdir, secrets_file=args.secrets)
@@ -50,8 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SynthError as exc:
         print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
+    if cdk8s_cli_outdir:
+        link_into(Path(cdk8s_cli_outdir), report.outdir, report.files)
     for line in report.lines():
-        print(line)
+        print(line, file=sys.stderr if cdk8s_cli_outdir else sys.stdout)
     return 0
 
 

@@ -63,6 +63,21 @@ def write_atomically(outdir: Path, files: Sequence[ManifestFile]) -> None:
         raise
 
 
+def link_into(link_dir: Path, outdir: Path, files: Sequence[ManifestFile]) -> None:
+    """Expose the files of ``outdir`` in ``link_dir`` as relative symlinks, not copies.
+
+    The cdk8s CLI deletes its own output directory before it runs the app and then lists (and
+    validates) what the app wrote there. Pointing it at links keeps dist/ the only place that
+    holds the manifests, and the CLI's deletion away from the last good output.
+    """
+    link_dir = link_dir.absolute()
+    link_dir.mkdir(parents=True, exist_ok=True)
+    for manifest in files:
+        link = link_dir / manifest.name
+        link.unlink(missing_ok=True)
+        link.symlink_to(os.path.relpath(outdir.absolute() / manifest.name, link_dir))
+
+
 def _write_file(path: Path, text: str, private: bool) -> None:
     # Created with its final mode, so secret values are never readable by others, not even
     # between open and chmod.
