@@ -11,8 +11,10 @@ from constructs import Construct
 from lib.constructs.consumer_app import ConsumerApp
 from lib.constructs.gateway_ingress import GatewayIngress, GatewayIngressProps
 from lib.constructs.litellm import LiteLLM, LiteLLMProps
-from lib.environments import Environment
-from lib.wiring import Wiring
+from lib.environments import Environment, PathPrefixMode
+from lib.wiring import LITELLM_POD, Wiring
+
+SECRETS_DIGEST_ANNOTATION = "seance.dev/secrets-digest"
 
 
 class GatewayChart(cdk8s.Chart):
@@ -24,7 +26,10 @@ class GatewayChart(cdk8s.Chart):
         environment: Environment,
         wiring: Wiring,
         secrets_by_group: Mapping[str, kplus.ISecret],
+        secrets_digests: Mapping[str, str],
     ) -> None:
+        """``secrets_digests``: per pod (``litellm`` or an app name), the digest of the secret
+        data it consumes, put on its pod template so that a rotated key rolls it."""
         super().__init__(
             scope, construct_id, namespace=environment.namespace, disable_resource_name_hashes=True
         )
@@ -35,6 +40,9 @@ class GatewayChart(cdk8s.Chart):
                 image=environment.litellm_image,
                 replicas=environment.litellm_replicas,
                 secrets=[secrets_by_group[group] for group in wiring.litellm_groups],
+                config_yaml=environment.proxy.render(),
+                env=environment.litellm_env(),
+                pod_annotations=_digest_annotation(secrets_digests.get(LITELLM_POD)),
             ),
         )
         GatewayIngress(
@@ -45,6 +53,7 @@ class GatewayChart(cdk8s.Chart):
                 service=litellm.service,
                 ingress_class=environment.ingress_class,
                 tls_secret_name=environment.tls_secret_name,
+                strip_prefix=environment.path_prefix_mode is PathPrefixMode.REWRITE,
             ),
         )
         for app in environment.apps:
@@ -53,4 +62,9 @@ class GatewayChart(cdk8s.Chart):
                 app.name,
                 spec=app,
                 secrets=[secrets_by_group[group] for group in wiring.app_groups[app.name]],
+                pod_annotations=_digest_annotation(secrets_digests.get(app.name)),
             )
+
+
+def _digest_annotation(digest: str | None) -> dict[str, str]:
+    return {SECRETS_DIGEST_ANNOTATION: digest} if digest else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from lib.environments import Environment
 from lib.output import ManifestFile
@@ -15,7 +16,10 @@ GATEWAY_FILE = "20-gateway.k8s.yaml"
 
 
 def build_manifests(
-    environment: Environment, secrets: SecretsDocument, wiring: Wiring
+    environment: Environment,
+    secrets: SecretsDocument,
+    wiring: Wiring,
+    secrets_digests: Mapping[str, str],
 ) -> list[ManifestFile]:
     """Every object of ``environment``, one file per chart, named so that apply order is right."""
     # jsii prints a large end-of-life banner on Node 20 at every start; it is noise here.
@@ -37,6 +41,7 @@ def build_manifests(
         environment=environment,
         wiring=wiring,
         secrets_by_group={name: c.secret for name, c in secrets_chart.by_group.items()},
+        secrets_digests=secrets_digests,
     )
     return [
         ManifestFile(NAMESPACE_FILE, namespace.to_json()),

@@ -8,13 +8,18 @@ To add an environment, add an entry to ``ENVIRONMENTS``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from lib.errors import SynthError
+from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 
 # Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release.
 LITELLM_IMAGE = "ghcr.io/berriai/litellm:main-v1.106.2"
+# Where the proxy is served on the environment's host.
+LITELLM_PATH_PREFIX = "/litellm"
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,19 @@ class ConsumerAppSpec:
     run_as_user: int = 65534
 
 
+class PathPrefixMode(Enum):
+    """How LiteLLM is served under ``/litellm`` (see README, "Path prefix").
+
+    ``REWRITE``: ingress-nginx strips the prefix; the proxy sees ``/v1/...``. API routes work;
+    the admin UI and ``/openapi.json`` links point at the unprefixed paths and break.
+    ``ROOT_PATH``: the prefix is kept and LiteLLM is told about it (``SERVER_ROOT_PATH``), so the
+    UI and the OpenAPI document work under ``/litellm`` too; any ingress controller will do.
+    """
+
+    REWRITE = "rewrite"
+    ROOT_PATH = "root_path"
+
+
 @dataclass(frozen=True)
 class Environment:
     """One deployment target.
@@ -41,7 +59,8 @@ class Environment:
     ``tls_secret_name`` turns on TLS for the ingress host with that certificate Secret
     (created by cert-manager or by hand); ``None`` serves plain HTTP.
     ``allow_demo_key`` lets the environment read a secrets file encrypted to the public demo
-    key; production must not.
+    key; production must not. ``proxy`` is LiteLLM's config.yaml: models and pass-through
+    settings.
     """
 
     name: str
@@ -51,10 +70,18 @@ class Environment:
     litellm_image: str
     litellm_replicas: int
     apps: tuple[ConsumerAppSpec, ...]
+    proxy: ProxyConfigSpec
+    path_prefix_mode: PathPrefixMode = PathPrefixMode.REWRITE
     tls_secret_name: str | None = None
     allow_demo_key: bool = False
     litellm_group: str = "litellm"
     ingress_class: str = "nginx"
+
+    def litellm_env(self) -> dict[str, str]:
+        """Plain (non-secret) variables of the LiteLLM container."""
+        if self.path_prefix_mode is PathPrefixMode.ROOT_PATH:
+            return {"SERVER_ROOT_PATH": LITELLM_PATH_PREFIX}
+        return {}
 
 
 # A stand-in for your own backend: a tiny static HTTP server that receives the Stripe keys.
@@ -67,6 +94,15 @@ _EXAMPLE_BACKEND = ConsumerAppSpec(
     args=("-listen=:5678", "-text=backend placeholder: replace with your app"),
 )
 
+# Models clients can ask for. Each provider's key comes from the secrets' litellm group
+# (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...): add the key there, then the model here.
+_MODELS = ProxyConfigSpec(
+    models=(
+        ModelSpec(name="gpt-4o-mini", model="openai/gpt-4o-mini"),
+        ModelSpec(name="claude-sonnet", model="anthropic/claude-sonnet-4-5"),
+    ),
+)
+
 ENVIRONMENTS: dict[str, Environment] = {
     "dev": Environment(
         name="dev",
@@ -76,6 +112,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         litellm_image=LITELLM_IMAGE,
         litellm_replicas=1,
         apps=(_EXAMPLE_BACKEND,),
+        proxy=_MODELS,
         allow_demo_key=True,
     ),
     "prod": Environment(
@@ -86,6 +123,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         litellm_image=LITELLM_IMAGE,
         litellm_replicas=2,
         apps=(_EXAMPLE_BACKEND,),
+        proxy=_MODELS,
         tls_secret_name="backend-seance-dev-tls",  # noqa: S106 - a Secret name, not a secret
     ),
 }
@@ -96,12 +134,14 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _RESERVED_APP_NAMES = frozenset({"litellm"})
 
 
-def environment_named(name: str) -> Environment:
+def environment_named(
+    name: str, environments: Mapping[str, Environment] = ENVIRONMENTS
+) -> Environment:
     """The environment called ``name``, checked so that constructs get valid values only."""
     try:
-        environment = ENVIRONMENTS[name]
+        environment = environments[name]
     except KeyError:
-        known = ", ".join(sorted(ENVIRONMENTS))
+        known = ", ".join(sorted(environments))
         raise SynthError(
             f"unknown environment '{name}': use one of {known}, or add it to lib/environments.py"
         ) from None

@@ -3,16 +3,19 @@ every step before the write succeeded."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.environments import environment_named
+from lib.environments import ENVIRONMENTS, Environment, environment_named
 from lib.output import ManifestFile, write_atomically
+from lib.proxy_config.checks import KeyReport, check_proxy_config
 from lib.secrets.demo_key import PROJECT_ROOT, demo_identity_for
+from lib.secrets.digest import secrets_digest
 from lib.secrets.encrypted_file import inspect_encrypted_file
 from lib.secrets.model import SecretsDocument, parse_secrets
 from lib.secrets.sops import decrypt
-from lib.wiring import Wiring, wire
+from lib.wiring import LITELLM_POD, Wiring, wire
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class SynthReport:
     used_demo_key: bool
     secrets: SecretsDocument
     wiring: Wiring
+    keys: KeyReport
     outdir: Path
     files: tuple[ManifestFile, ...]
 
@@ -50,12 +54,15 @@ class SynthReport:
             f"environment: {self.environment}",
             f"secrets: {self.secrets_file} ({self.secrets.layout.value} layout; decrypted with "
             f"{key}); groups: {groups}",
+            self.keys.line(),
             f"wrote {self.outdir}/: {written}",
         ]
 
 
-def synthesize(request: SynthRequest) -> SynthReport:
-    environment = environment_named(request.environment)
+def synthesize(
+    request: SynthRequest, environments: Mapping[str, Environment] = ENVIRONMENTS
+) -> SynthReport:
+    environment = environment_named(request.environment, environments)
     secrets_path = request.secrets_file or _display(PROJECT_ROOT / environment.secrets_file)
     encrypted = inspect_encrypted_file(secrets_path)
     identity = demo_identity_for(encrypted, environment)
@@ -63,10 +70,20 @@ def synthesize(request: SynthRequest) -> SynthReport:
         decrypt(encrypted, identity=identity), secrets_path, environment.litellm_group
     )
     wiring = wire(environment, secrets)
+    keys = check_proxy_config(
+        environment.proxy,
+        (
+            *wiring.keys_reaching(secrets, wiring.litellm_groups),
+            *environment.litellm_env(),
+        ),
+        where=f"lib/environments.py, environment '{environment.name}'",
+        secrets_hint=(f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`"),
+    )
+    digests = _secrets_digests(secrets, wiring)
 
     from charts.manifests import build_manifests  # starts jsii: only once the input is good
 
-    files = tuple(build_manifests(environment, secrets, wiring))
+    files = tuple(build_manifests(environment, secrets, wiring, digests))
     write_atomically(request.outdir, files)
     return SynthReport(
         environment=environment.name,
@@ -74,9 +91,23 @@ def synthesize(request: SynthRequest) -> SynthReport:
         used_demo_key=identity is not None,
         secrets=secrets,
         wiring=wiring,
+        keys=keys,
         outdir=request.outdir,
         files=files,
     )
+
+
+def _secrets_digests(secrets: SecretsDocument, wiring: Wiring) -> dict[str, str]:
+    """Per pod, a digest of the secret data it consumes (see lib/secrets/digest.py)."""
+    pods = {LITELLM_POD: wiring.litellm_groups, **wiring.app_groups}
+    return {
+        pod: secrets_digest(
+            [group for name in groups if (group := secrets.group_named(name)) is not None],
+            secrets.master_key,
+        )
+        for pod, groups in pods.items()
+        if groups
+    }
 
 
 def _display(path: Path) -> Path:

@@ -196,3 +196,39 @@ def test_cli_flat_layout_gives_everything_one_shared_secret(
     gateway = (outdir / "20-gateway.k8s.yaml").read_text()
     assert gateway.count("name: shared-secrets") == 2  # LiteLLM and the backend
     assert "name: shared-secrets" in (outdir / "10-secrets.k8s.yaml").read_text()
+
+
+def test_cli_model_whose_provider_key_is_missing_never_reaches_a_proxy(
+    encrypted: Callable[[object], Path], age_key: AgeKey, previous_output: Path
+) -> None:
+    without_openai = {
+        "litellm": {k: v for k, v in FAKE_SECRETS["litellm"].items() if k != "OPENAI_API_KEY"},
+        "stripe": FAKE_SECRETS["stripe"],
+    }
+    before = tree_bytes(previous_output)
+    result = run_cli(
+        "--secrets",
+        str(encrypted(without_openai)),
+        "--outdir",
+        str(previous_output),
+        env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
+    )
+    assert_one_line_error(
+        result,
+        "model 'gpt-4o-mini' (openai/gpt-4o-mini) needs OPENAI_API_KEY",
+        "add it to group 'litellm'",
+    )
+    assert tree_bytes(previous_output) == before
+
+
+def test_cli_prints_the_key_report(fixture_secrets: Path, age_key: AgeKey, tmp_path: Path) -> None:
+    result = run_cli(
+        "--secrets",
+        str(fixture_secrets),
+        "--outdir",
+        str(tmp_path / "dist"),
+        env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
+    )
+    assert result.returncode == 0, result.stderr
+    report = "LLM API keys configured: ANTHROPIC_API_KEY, OPENAI_API_KEY; "
+    assert report + "model providers with no key: none" in result.stdout.splitlines()

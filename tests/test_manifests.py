@@ -3,18 +3,21 @@ and their wiring asserted directly."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 from syrupy.assertion import SnapshotAssertion
 
-from lib.environments import ENVIRONMENTS
+from lib.environments import ENVIRONMENTS, PathPrefixMode
 from lib.output import render
 from lib.synthesis import SynthReport, SynthRequest, synthesize
-from tests.helpers import FAKE_SECRETS, AgeKey
+from tests.helpers import FAKE_SECRETS, AgeKey, tree_bytes
 
 KUBERNETES_VERSION = "1.28"
 
@@ -153,4 +156,98 @@ def test_manifests_everything_is_in_the_environment_namespace(report: SynthRepor
 
 def test_manifests_no_name_hashes(report: SynthReport) -> None:
     names = {o["metadata"]["name"] for o in objects(report)}
-    assert names == {"seance", "litellm", "litellm-secrets", "stripe-secrets", "backend"}
+    assert names == {
+        "seance",
+        "litellm",
+        "litellm-config",
+        "litellm-secrets",
+        "stripe-secrets",
+        "backend",
+    }
+
+
+def test_manifests_config_is_mounted_where_the_args_point(report: SynthReport) -> None:
+    deployment = find(report, "Deployment", "litellm")
+    main = container(deployment)
+    config_path = main["args"][main["args"].index("--config") + 1]
+    assert main["args"][main["args"].index("--port") + 1] == "4000"
+    (mount,) = main["volumeMounts"]
+    assert config_path == f"{mount['mountPath']}/config.yaml"
+    assert mount["readOnly"] is True
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes[mount["name"]]["configMap"]["name"] == "litellm-config"
+    config = find(report, "ConfigMap", "litellm-config")
+    assert yaml.safe_load(config["data"]["config.yaml"])["general_settings"] == {
+        "master_key": "os.environ/LITELLM_MASTER_KEY"
+    }
+
+
+def test_manifests_config_digest_is_the_config_hash(report: SynthReport) -> None:
+    config_text = find(report, "ConfigMap", "litellm-config")["data"]["config.yaml"]
+    annotations = find(report, "Deployment", "litellm")["spec"]["template"]["metadata"][
+        "annotations"
+    ]
+    assert (
+        annotations["seance.dev/config-digest"] == hashlib.sha256(config_text.encode()).hexdigest()
+    )
+
+
+def synth_with(
+    document: object, encrypted: Callable[..., Path], tmp_path: Path, name: str, env: str = "dev"
+) -> SynthReport:
+    return synthesize(
+        SynthRequest(
+            environment=env,
+            outdir=tmp_path / name,
+            secrets_file=encrypted(document, f"{name}.yaml"),
+        )
+    )
+
+
+def pod_annotations(report: SynthReport, deployment: str) -> Mapping[str, str]:
+    return find(report, "Deployment", deployment)["spec"]["template"]["metadata"]["annotations"]  # type: ignore[no-any-return]
+
+
+def test_manifests_rotating_a_key_rolls_only_its_consumers(
+    encrypted: Callable[..., Path], with_test_key: AgeKey, tmp_path: Path
+) -> None:
+    first = synth_with(FAKE_SECRETS, encrypted, tmp_path, "first")
+    again = synth_with(FAKE_SECRETS, encrypted, tmp_path, "again")
+    assert tree_bytes(tmp_path / "first") == tree_bytes(tmp_path / "again")
+
+    rotated = {
+        **FAKE_SECRETS,
+        "stripe": {**FAKE_SECRETS["stripe"], "STRIPE_SECRET_KEY": "sk_test_rotated"},
+    }
+    after = synth_with(rotated, encrypted, tmp_path, "rotated")
+    assert pod_annotations(after, "backend") != pod_annotations(first, "backend")
+    assert pod_annotations(after, "litellm") == pod_annotations(again, "litellm")
+
+    openai_rotated = {
+        **FAKE_SECRETS,
+        "litellm": {**FAKE_SECRETS["litellm"], "OPENAI_API_KEY": "sk-rotated"},
+    }
+    after = synth_with(openai_rotated, encrypted, tmp_path, "openai")
+    assert (
+        pod_annotations(after, "litellm")["seance.dev/secrets-digest"]
+        != pod_annotations(first, "litellm")["seance.dev/secrets-digest"]
+    )
+    assert pod_annotations(after, "backend") == pod_annotations(first, "backend")
+
+
+def test_manifests_root_path_mode_keeps_the_prefix_and_tells_litellm(
+    fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path
+) -> None:
+    environments = {"dev": replace(ENVIRONMENTS["dev"], path_prefix_mode=PathPrefixMode.ROOT_PATH)}
+    report = synthesize(
+        SynthRequest(environment="dev", outdir=tmp_path / "dist", secrets_file=fixture_secrets),
+        environments,
+    )
+    ingress = find(report, "Ingress", "litellm")
+    assert "annotations" not in ingress["metadata"]
+    (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/litellm", "Prefix")
+    env = container(find(report, "Deployment", "litellm"))["env"]
+    assert env == [{"name": "SERVER_ROOT_PATH", "value": "/litellm"}]
+    for obj in objects(report):
+        kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)

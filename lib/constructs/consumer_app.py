@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cdk8s
 import cdk8s_plus_28 as kplus
@@ -16,7 +16,8 @@ class ConsumerApp(Construct):
     """A Deployment whose container gets exactly ``secrets`` through envFrom, and its Service.
 
     Apps run with cdk8s-plus's hardened defaults (non-root, read-only root filesystem) and the
-    numeric user of their spec.
+    numeric user of their spec. ``pod_annotations`` carries the secrets digest, so a rotated
+    key rolls the pods.
     """
 
     def __init__(
@@ -26,6 +27,7 @@ class ConsumerApp(Construct):
         *,
         spec: ConsumerAppSpec,
         secrets: Sequence[kplus.ISecret],
+        pod_annotations: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         labels = {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": "app"}
@@ -34,7 +36,7 @@ class ConsumerApp(Construct):
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=spec.name, labels=labels),
             replicas=spec.replicas,
-            pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
+            pod_metadata=cdk8s.ApiObjectMetadata(labels=labels, annotations=pod_annotations),
             automount_service_account_token=False,
             containers=[
                 kplus.ContainerProps(

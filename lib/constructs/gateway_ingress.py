@@ -8,28 +8,30 @@ import cdk8s
 import cdk8s_plus_28 as kplus
 from constructs import Construct
 
-PATH_PREFIX = "/litellm"
+from lib.environments import LITELLM_PATH_PREFIX as PATH_PREFIX
 
 
 @dataclass(frozen=True)
 class GatewayIngressProps:
     """``host``: the public host. ``tls_secret_name``: certificate Secret, or None for HTTP.
     ``ingress_class``: the IngressClass; the rewrite annotations are ingress-nginx's.
+    ``strip_prefix``: rewrite ``/litellm/x`` to ``/x`` (True) or pass it on unchanged.
     """
 
     host: str
     service: kplus.Service
     ingress_class: str
     tls_secret_name: str | None
+    strip_prefix: bool = True
     name: str = "litellm"
 
 
 class GatewayIngress(Construct):
-    """Routes ``/litellm/*`` to the LiteLLM Service with the prefix stripped.
+    """Routes ``/litellm/*`` to the LiteLLM Service.
 
-    ingress-nginx matches ``/litellm(/|$)(.*)`` as a regex and rewrites to ``/$2``, so
-    ``/litellm/v1/chat/completions`` reaches the proxy as ``/v1/chat/completions`` and
-    ``/litellm`` as ``/``.
+    Stripping: ingress-nginx matches ``/litellm(/|$)(.*)`` as a regex and rewrites to ``/$2``,
+    so ``/litellm/v1/chat/completions`` reaches the proxy as ``/v1/chat/completions``.
+    Not stripping: a plain ``Prefix`` path, for a proxy that knows its root path.
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: GatewayIngressProps) -> None:
@@ -40,10 +42,14 @@ class GatewayIngress(Construct):
             metadata=cdk8s.ApiObjectMetadata(
                 name=props.name,
                 labels={"app.kubernetes.io/name": props.name},
-                annotations={
-                    "nginx.ingress.kubernetes.io/use-regex": "true",
-                    "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
-                },
+                annotations=(
+                    {
+                        "nginx.ingress.kubernetes.io/use-regex": "true",
+                        "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+                    }
+                    if props.strip_prefix
+                    else None
+                ),
             ),
             class_name=props.ingress_class,
             tls=(
@@ -59,9 +65,13 @@ class GatewayIngress(Construct):
                 else None
             ),
         )
+        if props.strip_prefix:
+            path, path_type = (
+                f"{PATH_PREFIX}(/|$)(.*)",
+                kplus.HttpIngressPathType.IMPLEMENTATION_SPECIFIC,
+            )
+        else:
+            path, path_type = PATH_PREFIX, kplus.HttpIngressPathType.PREFIX
         self.ingress.add_host_rule(
-            props.host,
-            f"{PATH_PREFIX}(/|$)(.*)",
-            kplus.IngressBackend.from_service(props.service),
-            kplus.HttpIngressPathType.IMPLEMENTATION_SPECIFIC,
+            props.host, path, kplus.IngressBackend.from_service(props.service), path_type
         )

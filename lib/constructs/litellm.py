@@ -1,9 +1,10 @@
-"""The LiteLLM proxy: its Deployment and Service."""
+"""The LiteLLM proxy: its config, Deployment and Service."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import cdk8s
 import cdk8s_plus_28 as kplus
@@ -12,6 +13,9 @@ from constructs import Construct
 from lib.constructs.workload import dropped_capabilities, http_probe, resources
 
 LITELLM_PORT = 4000
+CONFIG_DIR = "/etc/litellm"
+CONFIG_FILE = "config.yaml"
+CONFIG_DIGEST_ANNOTATION = "seance.dev/config-digest"
 LIVENESS_PATH = "/health/liveliness"
 READINESS_PATH = "/health/readiness"
 # LiteLLM boots in ~8 s on a laptop but far slower on a cold, contended node; allow 3 minutes
@@ -27,16 +31,25 @@ class LiteLLMProps:
     ``image``: pinned LiteLLM image; the stock image has no USER line and runs as root.
     ``replicas``: pod count. ``secrets``: the Secrets handed whole to the proxy through envFrom,
     in order (a later Secret wins on a duplicate key, as the kubelet does it).
+    ``config_yaml``: the proxy's config.yaml, mounted from a ConfigMap. ``env``: plain
+    variables. ``pod_annotations``: extra pod-template annotations (the secrets digest).
     """
 
     image: str
     replicas: int
     secrets: Sequence[kplus.ISecret]
+    config_yaml: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
     name: str = "litellm"
 
 
 class LiteLLM(Construct):
-    """A LiteLLM proxy Deployment and its ClusterIP Service on port 4000."""
+    """A LiteLLM proxy Deployment, its config as a ConfigMap, and its ClusterIP Service.
+
+    The pod template carries a digest of the config, so editing it rolls the pods (a mounted
+    ConfigMap changes in place, but the proxy reads it only at start).
+    """
 
     def __init__(self, scope: Construct, construct_id: str, props: LiteLLMProps) -> None:
         super().__init__(scope, construct_id)
@@ -44,12 +57,25 @@ class LiteLLM(Construct):
             "app.kubernetes.io/name": props.name,
             "app.kubernetes.io/component": "llm-gateway",
         }
+        self.config_map = kplus.ConfigMap(
+            self,
+            "config",
+            metadata=cdk8s.ApiObjectMetadata(name=f"{props.name}-config", labels=labels),
+            data={CONFIG_FILE: props.config_yaml},
+        )
+        config_digest = hashlib.sha256(props.config_yaml.encode("utf-8")).hexdigest()
+        config_volume = kplus.Volume.from_config_map(
+            self, "config-volume", self.config_map, name="config"
+        )
         self.deployment = kplus.Deployment(
             self,
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=props.name, labels=labels),
             replicas=props.replicas,
-            pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
+            pod_metadata=cdk8s.ApiObjectMetadata(
+                labels=labels,
+                annotations={CONFIG_DIGEST_ANNOTATION: config_digest, **props.pod_annotations},
+            ),
             # The stock image runs as root: with cdk8s-plus's default runAsNonRoot the kubelet
             # would refuse to start it. Root is kept powerless instead: no capabilities, no
             # privilege escalation. Its filesystem stays writable because the proxy writes
@@ -61,9 +87,15 @@ class LiteLLM(Construct):
                     name=props.name,
                     image=props.image,
                     image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
-                    args=["--port", str(LITELLM_PORT)],
+                    args=["--config", f"{CONFIG_DIR}/{CONFIG_FILE}", "--port", str(LITELLM_PORT)],
                     ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
                     env_from=[kplus.Env.from_secret(secret) for secret in props.secrets],
+                    env_variables={
+                        name: kplus.EnvValue.from_value(value) for name, value in props.env.items()
+                    },
+                    volume_mounts=[
+                        kplus.VolumeMount(path=CONFIG_DIR, volume=config_volume, read_only=True)
+                    ],
                     security_context=kplus.ContainerSecurityContextProps(
                         ensure_non_root=False,
                         read_only_root_filesystem=False,

@@ -58,7 +58,10 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
             f"secrets file {path} is not valid YAML (line {line}): "
             f"fix it with `sops {path}` or restore it from git"
         ) from None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError, LookupError, RecursionError):
+        # Besides YAMLError, PyYAML's safe constructors raise these for scalars they cannot
+        # convert (`2025-02-30`, `!!int x`, `!!bool x`, an int of 5000 digits), often quoting
+        # the value, and its composer runs out of stack on very deep nesting.
         raise SynthError(
             f"secrets file {path} is not valid YAML: fix it with `sops {path}` or restore it"
         ) from None
@@ -128,7 +131,8 @@ class _StringKeyLoader(yaml.SafeLoader):
 def _construct_key_as_string(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[str, object]:
     mapping: dict[str, object] = {}
     for key_node, value_node in node.value:
-        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+        # A list or map used as a key: str(node) would quote its contents, which may be values.
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "(complex key)"
         mapping[str(key)] = loader.construct_object(value_node, deep=True)
     return mapping
 

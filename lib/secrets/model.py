@@ -68,6 +68,8 @@ class SecretsDocument:
     source: Path
     layout: Layout
     groups: tuple[SecretGroup, ...]
+    # Validated: long, random, not the public default. Keys the rollout digests.
+    master_key: str = field(repr=False)
 
     def group_named(self, name: str) -> SecretGroup | None:
         return next((group for group in self.groups if group.name == name), None)
@@ -114,9 +116,8 @@ def parse_secrets(
             for name, values in document.items()
             if isinstance(values, Mapping)
         )
-    parsed = SecretsDocument(source=source, layout=layout, groups=groups)
-    _check_master_key(parsed, litellm_group)
-    return parsed
+    master_key = _checked_master_key(source, layout, groups, litellm_group)
+    return SecretsDocument(source=source, layout=layout, groups=groups, master_key=master_key)
 
 
 def _detect_layout(document: Mapping[str, object], source: Path) -> Layout:
@@ -190,16 +191,18 @@ def _string_value(value: object, where: str, source: Path, *, flat: bool) -> str
     return value
 
 
-def _check_master_key(secrets: SecretsDocument, litellm_group: str) -> None:
-    group_name = SHARED_GROUP if secrets.layout is Layout.FLAT else litellm_group
-    group = secrets.group_named(group_name)
+def _checked_master_key(
+    source: Path, layout: Layout, groups: tuple[SecretGroup, ...], litellm_group: str
+) -> str:
+    group_name = SHARED_GROUP if layout is Layout.FLAT else litellm_group
+    group = next((g for g in groups if g.name == group_name), None)
     where = (
-        f"{secrets.source}: key '{MASTER_KEY}'"
-        if secrets.layout is Layout.FLAT
-        else f"{secrets.source}: group '{litellm_group}', key '{MASTER_KEY}'"
+        f"{source}: key '{MASTER_KEY}'"
+        if layout is Layout.FLAT
+        else f"{source}: group '{litellm_group}', key '{MASTER_KEY}'"
     )
     generate = 'generate one with `echo "sk-$(openssl rand -hex 32)"` and set it with'
-    edit = f"`sops {secrets.source}`"
+    edit = f"`sops {source}`"
     if group is None or MASTER_KEY not in group.values:
         raise SynthError(f"{where} is missing: LiteLLM needs a master key; {generate} {edit}")
     master_key = group.values[MASTER_KEY]
@@ -216,3 +219,4 @@ def _check_master_key(secrets: SecretsDocument, litellm_group: str) -> None:
             f"{where} is too short to be safe (fewer than {MIN_MASTER_KEY_SECRET_CHARS} "
             f"characters after 'sk-'): {generate} {edit}"
         )
+    return master_key

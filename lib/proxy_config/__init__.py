@@ -1,0 +1,1 @@
+"""LiteLLM's proxy config: its typed spec, rendering, and the checks against the secrets."""
