@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PROXY_VENV := .venv-proxy
 ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -13,7 +14,7 @@ synth: $(VENV)/.synth-deps
 	$(BIN)/python main.py --env $(ENV) $(if $(SECRETS),--secrets $(SECRETS)) $(if $(OUTDIR),--outdir $(OUTDIR))
 
 ## test: lint, type-check and the whole test suite: one command for developers and CI alike
-test: lint typecheck node_modules/.installed
+test: lint typecheck node_modules/.installed $(PROXY_VENV)/.installed
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.test-deps
@@ -37,10 +38,17 @@ $(VENV)/.test-deps: pyproject.toml $(VENV)/.synth-deps
 	$(BIN)/python -m pip install --quiet '.[test]'
 	touch $@
 
+# The LiteLLM proxy for the end-to-end test, pinned in pyproject.toml [tool.litellm-proxy].
+$(PROXY_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(PROXY_VENV)
+	$(PROXY_VENV)/bin/python -m pip install --quiet $$($(PYTHON) -c \
+	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["litellm-proxy"]["requirements"]))')
+	touch $@
+
 # The cdk8s CLI, pinned in package-lock.json: tests prove `cdk8s synth` behaves.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
 clean:
-	rm -rf dist .dist.* .cdk8s-cli-out $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf dist .dist.* .cdk8s-cli-out $(VENV) $(PROXY_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,263 @@
+"""End to end: the real LiteLLM proxy, started only from the synthesized objects.
+
+A fake OpenAI-compatible upstream runs on 127.0.0.1; an environment whose model points at it
+is synthesized; the proxy process gets exactly the environment, config file and args that the
+kubelet would give the LiteLLM container (tests/pod_runtime.py). Two things are adapted to a
+shared machine and said here: the container port is mapped to a free local port, and the
+proxy listens on 127.0.0.1 only. The proxy is the one pinned in pyproject.toml
+[tool.litellm-proxy], installed by `make test` into .venv-proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib.environments import ENVIRONMENTS
+from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
+from lib.synthesis import SynthRequest, synthesize
+from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, PROJECT_ROOT, AgeKey, encrypt_document
+from tests.pod_runtime import ContainerProcess, compose
+
+PROXY_BIN = PROJECT_ROOT / ".venv-proxy" / "bin" / "litellm"
+BOOT_TIMEOUT_SECONDS = 120
+# LiteLLM fetches model prices and other JSON from the internet at import unless told to use
+# its bundled copies; tests must not leave 127.0.0.1.
+OFFLINE = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
+    "LITELLM_LOCAL_BLOG_POSTS": "True",
+    "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
+}
+MODEL = "e2e-model"
+UPSTREAM_MODEL = "gpt-4o-mini"
+
+
+@dataclass
+class Upstream:
+    port: int
+    requests: list[tuple[str, str, str | None, Any]]
+
+
+class _FakeOpenAI(BaseHTTPRequestHandler):
+    """Answers /models and /chat/completions like OpenAI; records every request."""
+
+    server: Any
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _record(self, body: Any) -> None:
+        self.server.requests.append(
+            (self.command, self.path.split("?")[0], self.headers.get("Authorization"), body)
+        )
+
+    def _reply(self, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._record(None)
+        if self.path.split("?")[0].endswith("/models"):
+            self._reply(
+                200, {"object": "list", "data": [{"id": UPSTREAM_MODEL, "object": "model"}]}
+            )
+        else:
+            self._reply(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        self._record(body)
+        if not self.path.split("?")[0].endswith("/chat/completions"):
+            self._reply(404, {"error": {"message": "not found"}})
+            return
+        self._reply(
+            200,
+            {
+                "id": "chatcmpl-e2e",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", UPSTREAM_MODEL),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": "pong"},
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
+    server.daemon_threads = True
+    server.requests = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Upstream(port=server.server_address[1], requests=server.requests)  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class RunningProxy:
+    base_url: str
+    container: ContainerProcess
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http(
+    method: str, url: str, *, token: str | None = None, body: object = None
+) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def proxy(
+    upstream: Upstream, age_key: AgeKey, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningProxy]:
+    if not PROXY_BIN.exists():
+        pytest.fail(f"the LiteLLM proxy is not installed at {PROXY_BIN}: run `make test`")
+    work = tmp_path_factory.mktemp("e2e")
+    secrets_file = encrypt_document(FAKE_SECRETS, work / "secrets.yaml", age_key.recipient)
+    model = ModelSpec(
+        name=MODEL,
+        model=f"openai/{UPSTREAM_MODEL}",
+        api_base=f"http://127.0.0.1:{upstream.port}/v1",
+        api_key_env="OPENAI_API_KEY",
+    )
+    environments = {
+        "e2e": replace(ENVIRONMENTS["dev"], name="e2e", proxy=ProxyConfigSpec(models=(model,)))
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOPS_AGE_KEY_FILE", str(age_key.key_file))
+        report = synthesize(
+            SynthRequest(environment="e2e", outdir=work / "dist", secrets_file=secrets_file),
+            environments,
+        )
+    objects = [obj for manifest in report.files for obj in manifest.objects]
+    container = compose(objects, "litellm", work / "root")
+
+    port = free_port()
+    args = list(container.args)
+    args[args.index("--port") + 1] = str(port)
+    # Only what a container would have: no inherited *_API_KEY or anything else of ours.
+    env = {
+        "PATH": f"{PROXY_BIN.parent}:/usr/bin:/bin",
+        "HOME": str(work / "home"),
+        **OFFLINE,
+        **container.env,
+    }
+    log = work / "proxy.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(PROXY_BIN), *args, "--host", "127.0.0.1"],
+            cwd=work,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_live(process, base_url + container.liveness_path, log)
+        yield RunningProxy(base_url=base_url, container=container, log=log)
+    finally:
+        _stop(process)
+
+
+def _wait_until_live(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"LiteLLM exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if http("GET", url)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"LiteLLM was not live within {BOOT_TIMEOUT_SECONDS} s:\n{log.read_text()[-4000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_e2e_probe_paths_from_the_deployment_answer(proxy: RunningProxy) -> None:
+    assert http("GET", proxy.base_url + proxy.container.liveness_path)[0] == 200
+    status, body = http("GET", proxy.base_url + proxy.container.readiness_path)
+    assert status == 200, body
+
+
+def test_e2e_pod_gets_exactly_its_groups_keys(proxy: RunningProxy) -> None:
+    assert set(proxy.container.env) == set(FAKE_SECRETS["litellm"])
+    assert proxy.container.container_port == 4000
+
+
+def test_e2e_models_need_the_master_key(proxy: RunningProxy) -> None:
+    status, body = http("GET", proxy.base_url + "/v1/models", token=FAKE_MASTER_KEY)
+    assert status == 200, body
+    assert [model["id"] for model in body["data"]] == [MODEL]
+    assert http("GET", proxy.base_url + "/v1/models")[0] == 401
+
+
+def test_e2e_chat_reaches_the_upstream_with_the_provider_key(
+    proxy: RunningProxy, upstream: Upstream
+) -> None:
+    before = len(upstream.requests)
+    chat = {"model": MODEL, "messages": [{"role": "user", "content": "ping"}]}
+    status, body = http(
+        "POST", proxy.base_url + "/v1/chat/completions", token=FAKE_MASTER_KEY, body=chat
+    )
+    assert status == 200, body
+    assert body["choices"][0]["message"]["content"] == "pong"
+    posts = [r for r in upstream.requests[before:] if r[0] == "POST"]
+    assert [(path, auth) for _, path, auth, _ in posts] == [
+        ("/v1/chat/completions", f"Bearer {FAKE_SECRETS['litellm']['OPENAI_API_KEY']}")
+    ]
+    assert posts[0][3]["model"] == UPSTREAM_MODEL
+    assert http("POST", proxy.base_url + "/v1/chat/completions", body=chat)[0] == 401
