@@ -73,12 +73,13 @@ def check_proxy_config(
         if needed is None:
             if provider not in providers_without_key:
                 providers_without_key.append(provider)
-        elif needed not in available:
+        elif not available.intersection(needed):
             raise SynthError(
-                f"{where}: model '{model.name}' ({model.model}) needs {needed}, which the "
-                f"LiteLLM pod does not receive: {secrets_hint}, or set the model's api_key_env"
+                f"{where}: model '{model.name}' ({model.model}) needs {' or '.join(needed)}, "
+                f"which the LiteLLM pod does not receive: {secrets_hint}, or set the model's "
+                "api_key_env"
             )
-    provider_variables = set(PROVIDER_KEY_VARIABLES.values())
+    provider_variables = {name for names in PROVIDER_KEY_VARIABLES.values() for name in names}
     configured = tuple(
         sorted(
             key

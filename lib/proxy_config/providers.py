@@ -7,26 +7,25 @@ other ways and are not checked.
 
 from __future__ import annotations
 
-PROVIDER_KEY_VARIABLES: dict[str, str] = {
-    "openai": "OPENAI_API_KEY",
-    "text-completion-openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-    "cohere": "COHERE_API_KEY",
-    "cohere_chat": "COHERE_API_KEY",
-    "groq": "GROQ_API_KEY",
-    "together_ai": "TOGETHERAI_API_KEY",
-    "mistral": "MISTRAL_API_KEY",
-    "deepseek": "DEEPSEEK_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    "xai": "XAI_API_KEY",
-    "perplexity": "PERPLEXITYAI_API_KEY",
-    "fireworks_ai": "FIREWORKS_AI_API_KEY",
-    "deepinfra": "DEEPINFRA_API_KEY",
-    "cerebras": "CEREBRAS_API_KEY",
-    "huggingface": "HUGGINGFACE_API_KEY",
-    "replicate": "REPLICATE_API_KEY",
-    "voyage": "VOYAGE_API_KEY",
+# Provider -> the variables LiteLLM accepts for its key; any one of them is enough.
+PROVIDER_KEY_VARIABLES: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_API_KEY",),
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "openrouter": ("OPENROUTER_API_KEY",),
+    "cohere": ("COHERE_API_KEY",),
+    "groq": ("GROQ_API_KEY",),
+    "together_ai": ("TOGETHERAI_API_KEY",),
+    "mistral": ("MISTRAL_API_KEY",),
+    "deepseek": ("DEEPSEEK_API_KEY",),
+    "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+    "xai": ("XAI_API_KEY",),
+    "perplexity": ("PERPLEXITYAI_API_KEY",),
+    "fireworks_ai": ("FIREWORKS_AI_API_KEY",),
+    "deepinfra": ("DEEPINFRA_API_KEY",),
+    "cerebras": ("CEREBRAS_API_KEY",),
+    "huggingface": ("HUGGINGFACE_API_KEY",),
+    "replicate": ("REPLICATE_API_KEY",),
+    "voyage": ("VOYAGE_API_KEY",),
 }
 
 
