@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from lib.environments import Environment
+from lib.environments import Environment, SecretMode
 from lib.output import ManifestFile
 from lib.secrets.model import SecretsDocument
 from lib.wiring import Wiring
 
 NAMESPACE_FILE = "00-namespace.k8s.yaml"
-SECRETS_FILE = "10-secrets.k8s.yaml"
+SECRETS_FILES = {
+    SecretMode.PLAIN: "10-secrets.k8s.yaml",
+    SecretMode.EXTERNAL: "10-external-secrets.k8s.yaml",
+    SecretMode.SOPS: "10-secrets.sops.k8s.yaml",
+}
 GATEWAY_FILE = "20-gateway.k8s.yaml"
 
 
@@ -34,17 +38,29 @@ def build_manifests(
 
     app = cdk8s.App()
     namespace = NamespaceChart(app, "namespace", namespace=environment.namespace)
-    secrets_chart = SecretsChart(app, "secrets", namespace=environment.namespace, secrets=secrets)
+    external = environment.secret_mode is SecretMode.EXTERNAL
+    secrets_chart = SecretsChart(
+        app,
+        "secrets",
+        namespace=environment.namespace,
+        secrets=secrets,
+        external=environment.external_secrets if external else None,
+    )
     gateway = GatewayChart(
         app,
         "gateway",
         environment=environment,
         wiring=wiring,
-        secrets_by_group={name: c.secret for name, c in secrets_chart.by_group.items()},
+        secrets_by_group=secrets_chart.by_group,
         secrets_digests=secrets_digests,
     )
     return [
         ManifestFile(NAMESPACE_FILE, namespace.to_json()),
-        ManifestFile(SECRETS_FILE, secrets_chart.to_json(), private=True),
+        ManifestFile(
+            SECRETS_FILES[environment.secret_mode],
+            secrets_chart.to_json(),
+            private=environment.secret_mode is SecretMode.PLAIN,
+            sops_encrypt=environment.secret_mode is SecretMode.SOPS,
+        ),
         ManifestFile(GATEWAY_FILE, gateway.to_json()),
     ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from lib.constructs.external_secret import ExternalSecretSource, SecretStoreRef
 from lib.errors import SynthError
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 
@@ -52,6 +53,21 @@ class PathPrefixMode(Enum):
     ROOT_PATH = "root_path"
 
 
+class SecretMode(Enum):
+    """How the secret values reach the cluster (see README, "Secret modes").
+
+    ``PLAIN``: Secrets with the decrypted values, in dist/10-secrets.k8s.yaml (mode 0600).
+    ``EXTERNAL``: ExternalSecret objects for the External Secrets Operator; the SOPS file is
+    read for key names only, never decrypted, and no value is written anywhere.
+    ``SOPS``: the Secrets written SOPS-encrypted (data/stringData only, recipients from
+    .sops.yaml) for Flux's kustomize-controller to decrypt at apply time.
+    """
+
+    PLAIN = "plain"
+    EXTERNAL = "external"
+    SOPS = "sops"
+
+
 @dataclass(frozen=True)
 class Environment:
     """One deployment target.
@@ -60,7 +76,8 @@ class Environment:
     (created by cert-manager or by hand); ``None`` serves plain HTTP.
     ``allow_demo_key`` lets the environment read a secrets file encrypted to the public demo
     key; production must not. ``proxy`` is LiteLLM's config.yaml: models and pass-through
-    settings.
+    settings. ``secret_mode`` picks how values reach the cluster; ``external_secrets`` is the
+    store the ``EXTERNAL`` mode reads from.
     """
 
     name: str
@@ -72,6 +89,8 @@ class Environment:
     apps: tuple[ConsumerAppSpec, ...]
     proxy: ProxyConfigSpec
     path_prefix_mode: PathPrefixMode = PathPrefixMode.REWRITE
+    secret_mode: SecretMode = SecretMode.PLAIN
+    external_secrets: ExternalSecretSource | None = None
     tls_secret_name: str | None = None
     allow_demo_key: bool = False
     litellm_group: str = "litellm"
@@ -124,6 +143,13 @@ ENVIRONMENTS: dict[str, Environment] = {
         litellm_replicas=2,
         apps=(_EXAMPLE_BACKEND,),
         proxy=_MODELS,
+        # Production writes no plaintext: the External Secrets Operator fills the Secrets
+        # from the store; the SOPS file only tells which keys each group has.
+        secret_mode=SecretMode.EXTERNAL,
+        external_secrets=ExternalSecretSource(
+            store=SecretStoreRef(name="seance-secret-store", kind="ClusterSecretStore"),
+            remote_key_template="seance/{group}",
+        ),
         tls_secret_name="backend-seance-dev-tls",  # noqa: S106 - a Secret name, not a secret
     ),
 }
@@ -153,6 +179,8 @@ def check_environment(environment: Environment) -> None:
     where = f"lib/environments.py, environment '{environment.name}'"
     if not _DNS_LABEL.match(environment.namespace):
         raise SynthError(f"{where}: namespace '{environment.namespace}' is not a DNS-1123 label")
+    if environment.secret_mode is SecretMode.EXTERNAL and environment.external_secrets is None:
+        raise SynthError(f"{where}: secret_mode EXTERNAL needs external_secrets (the store)")
     if environment.litellm_replicas < 1:
         raise SynthError(f"{where}: litellm_replicas must be at least 1")
     seen: set[str] = set()

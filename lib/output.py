@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from lib.errors import SynthError
 
+_CIPHERTEXT = "ENC["
 # Files that hold secret values are readable by their owner only.
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -25,10 +27,19 @@ PUBLIC_MODE = 0o644
 
 @dataclass(frozen=True)
 class ManifestFile:
-    """One file of dist/: its name, its objects in apply order, and whether it holds secrets."""
+    """One file of dist/: its name, its objects in apply order, whether it holds plaintext
+    secrets (written 0600) and whether it is to be written SOPS-encrypted."""
 
     name: str
     objects: Sequence[Mapping[str, object]]
+    private: bool = False
+    sops_encrypt: bool = False
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    name: str
+    text: str = field(repr=False)
     private: bool = False
 
 
@@ -39,7 +50,48 @@ def render(objects: Sequence[Mapping[str, object]]) -> str:
     )
 
 
-def write_atomically(outdir: Path, files: Sequence[ManifestFile]) -> None:
+def refuse_ciphertext(name: str, text: str) -> None:
+    """Fail closed: ``ENC[`` in a manifest means a value was never decrypted (a file edited or
+    half-encrypted) and the cluster would receive ciphertext as the secret."""
+    if _CIPHERTEXT in text:
+        line = text[: text.index(_CIPHERTEXT)].count("\n") + 1
+        raise SynthError(
+            f"{name} would contain sops ciphertext (ENC[...]) at line {line}: a secret value was "
+            "not decrypted; re-create it with `sops` so the file decrypts cleanly"
+        )
+
+
+def refuse_unsafe_outdir(outdir: Path) -> None:
+    """Plaintext output must not go where git would pick it up: refuse a tracked or
+    not-ignored directory inside a git work tree. Outside one there is nothing to check."""
+    git = shutil.which("git")
+    anchor = next((p for p in (outdir, *outdir.absolute().parents) if p.is_dir()), None)
+    if git is None or anchor is None:
+        return
+    tracked = _git(git, anchor, "ls-files", "--", str(outdir.absolute()))
+    if tracked is None:
+        return  # not a git work tree
+    if tracked.strip():
+        raise SynthError(
+            f"{outdir} is tracked by git, and a synth writes decrypted secrets there: run "
+            f"`git rm -r --cached {outdir}`, add it to .gitignore, and rotate any value committed"
+        )
+    if _git(git, anchor, "check-ignore", "-q", str(outdir.absolute())) is None:
+        raise SynthError(
+            f"{outdir} is inside a git work tree but not git-ignored, and a synth writes "
+            "decrypted secrets there: add it to .gitignore or pass --outdir elsewhere"
+        )
+
+
+def _git(git: str, cwd: Path, *args: str) -> str | None:
+    """stdout of a successful git command, None when git says no (or this is no repository)."""
+    completed = subprocess.run(
+        [git, "-C", str(cwd), *args], capture_output=True, text=True, check=False
+    )
+    return completed.stdout if completed.returncode == 0 else None
+
+
+def write_atomically(outdir: Path, files: Sequence[RenderedFile]) -> None:
     """Replace ``outdir`` with exactly ``files``, or leave it untouched on failure."""
     outdir = outdir.absolute()
     if outdir.exists() and not outdir.is_dir():
@@ -54,8 +106,8 @@ def write_atomically(outdir: Path, files: Sequence[ManifestFile]) -> None:
             f"cannot write beside {outdir} ({exc.strerror}): check permissions or pass --outdir"
         ) from None
     try:
-        for manifest in files:
-            _write_file(staging / manifest.name, render(manifest.objects), manifest.private)
+        for rendered in files:
+            _write_file(staging / rendered.name, rendered.text, rendered.private)
         staging.chmod(0o755)
         _swap_into_place(staging, outdir)
     except BaseException:
@@ -63,7 +115,7 @@ def write_atomically(outdir: Path, files: Sequence[ManifestFile]) -> None:
         raise
 
 
-def link_into(link_dir: Path, outdir: Path, files: Sequence[ManifestFile]) -> None:
+def link_into(link_dir: Path, outdir: Path, files: Sequence[RenderedFile]) -> None:
     """Expose the files of ``outdir`` in ``link_dir`` as relative symlinks, not copies.
 
     The cdk8s CLI deletes its own output directory before it runs the app and then lists (and

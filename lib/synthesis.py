@@ -7,15 +7,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.environments import ENVIRONMENTS, Environment, environment_named
-from lib.output import ManifestFile, write_atomically
+from lib.environments import ENVIRONMENTS, Environment, SecretMode, environment_named
+from lib.errors import SynthError
+from lib.output import (
+    ManifestFile,
+    RenderedFile,
+    refuse_ciphertext,
+    refuse_unsafe_outdir,
+    render,
+    write_atomically,
+)
 from lib.proxy_config.checks import KeyReport, check_proxy_config
-from lib.secrets.demo_key import PROJECT_ROOT, demo_identity_for
+from lib.secrets.demo_key import DEMO_RECIPIENT, PROJECT_ROOT, demo_identity_for
 from lib.secrets.digest import secrets_digest
-from lib.secrets.encrypted_file import inspect_encrypted_file
-from lib.secrets.model import SecretsDocument, parse_secrets
-from lib.secrets.sops import decrypt
+from lib.secrets.encrypted_file import inspect_encrypted_file, manifest_recipients
+from lib.secrets.model import SecretsDocument, parse_key_names, parse_secrets
+from lib.secrets.sops import decrypt, encrypt_manifests
 from lib.wiring import LITELLM_POD, Wiring, wire
+
+SOPS_CONFIG = PROJECT_ROOT / ".sops.yaml"
 
 
 @dataclass(frozen=True)
@@ -32,28 +42,31 @@ class SynthReport:
     environment: str
     secrets_file: Path
     used_demo_key: bool
+    secret_mode: SecretMode
     secrets: SecretsDocument
     wiring: Wiring
     keys: KeyReport
     outdir: Path
-    files: tuple[ManifestFile, ...]
+    files: tuple[RenderedFile, ...]
+    # Every object as built, before any encryption of the secrets file: for tests and checks.
+    objects: tuple[Mapping[str, object], ...]
 
     def lines(self) -> list[str]:
         """What the CLI prints: names and counts only, never a value."""
         groups = ", ".join(
             f"{group.name} ({len(group.keys)} keys)" for group in self.secrets.groups
         )
-        key = (
-            "the public demo key (example values only)" if self.used_demo_key else "your sops keys"
-        )
-        written = ", ".join(
-            f"{f.name} ({len(f.objects)} objects{', mode 0600' if f.private else ''})"
-            for f in self.files
-        )
+        if self.secret_mode is SecretMode.EXTERNAL:
+            how = "key names only, not decrypted: external secrets mode"
+        elif self.used_demo_key:
+            how = "decrypted with the public demo key (example values only)"
+        else:
+            how = "decrypted with your sops keys"
+        written = ", ".join(f"{f.name}{' (mode 0600)' if f.private else ''}" for f in self.files)
         return [
-            f"environment: {self.environment}",
-            f"secrets: {self.secrets_file} ({self.secrets.layout.value} layout; decrypted with "
-            f"{key}); groups: {groups}",
+            f"environment: {self.environment} (secret mode: {self.secret_mode.value})",
+            f"secrets: {self.secrets_file} ({self.secrets.layout.value} layout; {how}); "
+            f"groups: {groups}",
             self.keys.line(),
             f"wrote {self.outdir}/: {written}",
         ]
@@ -64,11 +77,18 @@ def synthesize(
 ) -> SynthReport:
     environment = environment_named(request.environment, environments)
     secrets_path = request.secrets_file or _display(PROJECT_ROOT / environment.secrets_file)
+    plain = environment.secret_mode is SecretMode.PLAIN
+    if plain:
+        refuse_unsafe_outdir(request.outdir)
     encrypted = inspect_encrypted_file(secrets_path)
     identity = demo_identity_for(encrypted, environment)
-    secrets = parse_secrets(
-        decrypt(encrypted, identity=identity), secrets_path, environment.litellm_group
-    )
+    if environment.secret_mode is SecretMode.EXTERNAL:
+        # Key names are plaintext in the SOPS file: no key needed, no value ever in memory.
+        secrets = parse_key_names(encrypted.key_paths, secrets_path, environment.litellm_group)
+    else:
+        secrets = parse_secrets(
+            decrypt(encrypted, identity=identity), secrets_path, environment.litellm_group
+        )
     wiring = wire(environment, secrets)
     keys = check_proxy_config(
         environment.proxy,
@@ -77,28 +97,50 @@ def synthesize(
             *environment.litellm_env(),
         ),
         where=f"lib/environments.py, environment '{environment.name}'",
-        secrets_hint=(f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`"),
+        secrets_hint=f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`",
     )
     digests = _secrets_digests(secrets, wiring)
 
     from charts.manifests import build_manifests  # starts jsii: only once the input is good
 
-    files = tuple(build_manifests(environment, secrets, wiring, digests))
+    manifests = build_manifests(environment, secrets, wiring, digests)
+    files = tuple(_rendered(manifest, environment) for manifest in manifests)
     write_atomically(request.outdir, files)
     return SynthReport(
         environment=environment.name,
         secrets_file=secrets_path,
-        used_demo_key=identity is not None,
+        secret_mode=environment.secret_mode,
+        used_demo_key=identity is not None and environment.secret_mode is not SecretMode.EXTERNAL,
         secrets=secrets,
         wiring=wiring,
         keys=keys,
         outdir=request.outdir,
         files=files,
+        objects=tuple(obj for manifest in manifests for obj in manifest.objects),
     )
 
 
+def _rendered(manifest: ManifestFile, environment: Environment) -> RenderedFile:
+    text = render(manifest.objects)
+    refuse_ciphertext(manifest.name, text)
+    if manifest.sops_encrypt:
+        text = encrypt_manifests(text, filename=manifest.name, config=SOPS_CONFIG)
+        if DEMO_RECIPIENT in manifest_recipients(text) and not environment.allow_demo_key:
+            raise SynthError(
+                f"{SOPS_CONFIG} encrypts {manifest.name} to the public demo key, so anyone could "
+                f"read it, and environment '{environment.name}' refuses that: put your "
+                "cluster's age recipient in that creation rule"
+            )
+    return RenderedFile(name=manifest.name, text=text, private=manifest.private)
+
+
 def _secrets_digests(secrets: SecretsDocument, wiring: Wiring) -> dict[str, str]:
-    """Per pod, a digest of the secret data it consumes (see lib/secrets/digest.py)."""
+    """Per pod, a digest of the secret data it consumes (see lib/secrets/digest.py).
+
+    None without values (external mode): there the operator rotates Secrets in the cluster.
+    """
+    if secrets.master_key is None:
+        return {}
     pods = {LITELLM_POD: wiring.litellm_groups, **wiring.app_groups}
     return {
         pod: secrets_digest(

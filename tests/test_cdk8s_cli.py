@@ -38,13 +38,13 @@ def test_cdk8s_cli_synth_writes_dist_and_lists_it(
 ) -> None:
     outdir, scratch = tmp_path / "dist", tmp_path / "cli-out"
     result = cdk8s_synth(
-        f"ENV=prod SECRETS={fixture_secrets} OUTDIR={outdir}",
+        f"ENV=dev SECRETS={fixture_secrets} OUTDIR={outdir}",
         scratch,
         clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
     )
     assert result.returncode == 0, result.stderr
     assert f"  - {scratch}/20-gateway.k8s.yaml" in result.stdout
-    assert "environment: prod" in result.stderr  # the app's report reaches the user
+    assert "environment: dev" in result.stderr  # the app's report reaches the user
     for value in all_values(FAKE_SECRETS):
         assert value not in result.stdout + result.stderr
     for link in scratch.iterdir():

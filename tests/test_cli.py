@@ -50,7 +50,7 @@ def test_cli_synthesizes_and_says_what_it_used(
     outdir = tmp_path / "out"
     result = run_cli(
         "--env",
-        "prod",
+        "dev",
         "--secrets",
         str(fixture_secrets),
         "--outdir",
@@ -58,7 +58,7 @@ def test_cli_synthesizes_and_says_what_it_used(
         env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
     )
     assert result.returncode == 0, result.stderr
-    assert "environment: prod" in result.stdout
+    assert "environment: dev (secret mode: plain)" in result.stdout
     assert (
         f"secrets: {fixture_secrets} (nested layout; decrypted with your sops keys)"
         in result.stdout

@@ -172,7 +172,7 @@ def proxy(
             SynthRequest(environment="e2e", outdir=work / "dist", secrets_file=secrets_file),
             environments,
         )
-    objects = [obj for manifest in report.files for obj in manifest.objects]
+    objects = list(report.objects)
     container = compose(objects, "litellm", work / "root")
 
     port = free_port()

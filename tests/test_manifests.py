@@ -14,10 +14,10 @@ import pytest
 import yaml
 from syrupy.assertion import SnapshotAssertion
 
-from lib.environments import ENVIRONMENTS, PathPrefixMode
-from lib.output import render
+from lib.environments import ENVIRONMENTS, PathPrefixMode, SecretMode
 from lib.synthesis import SynthReport, SynthRequest, synthesize
-from tests.helpers import FAKE_SECRETS, AgeKey, tree_bytes
+from tests.helpers import FAKE_SECRETS, AgeKey, all_values, tree_bytes
+from tests.schema_validation import validate_strict
 
 KUBERNETES_VERSION = "1.28"
 
@@ -34,7 +34,7 @@ def report(
 
 
 def objects(report: SynthReport) -> list[Mapping[str, Any]]:
-    return [obj for manifest in report.files for obj in manifest.objects]
+    return list(report.objects)
 
 
 def find(report: SynthReport, kind: str, name: str) -> Mapping[str, Any]:
@@ -51,14 +51,15 @@ def container(deployment: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def test_manifests_snapshot(report: SynthReport, yaml_snapshot: SnapshotAssertion) -> None:
     text = "".join(
-        f"# ---- dist/{manifest.name} ----\n{render(manifest.objects)}" for manifest in report.files
+        f"# ---- dist/{rendered.name} ----\n{rendered.text}" for rendered in report.files
     )
     assert text == yaml_snapshot
 
 
-def test_manifests_are_valid_kubernetes_1_28_objects_in_strict_mode(report: SynthReport) -> None:
+def test_manifests_are_valid_objects_in_strict_mode(report: SynthReport) -> None:
+    """Kubernetes 1.28 and the vendored ExternalSecret v1 schema; unknown fields refused."""
     for obj in objects(report):
-        kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)
+        validate_strict(obj)
 
 
 def test_manifests_strict_schema_check_catches_an_unknown_field(report: SynthReport) -> None:
@@ -69,13 +70,25 @@ def test_manifests_strict_schema_check_catches_an_unknown_field(report: SynthRep
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
 
 
-def test_manifests_one_secret_per_group_with_exact_values(report: SynthReport) -> None:
-    for group, values in FAKE_SECRETS.items():
-        secret = find(report, "Secret", f"{group}-secrets")
-        assert secret["stringData"] == values
-    secrets_files = [f for f in report.files if any(o["kind"] == "Secret" for o in f.objects)]
-    assert [f.private for f in secrets_files] == [True]
-    assert all(o["kind"] == "Secret" for o in secrets_files[0].objects)
+def test_manifests_one_secret_object_per_group(report: SynthReport) -> None:
+    mode = ENVIRONMENTS[report.environment].secret_mode
+    secret_files = [f for f in report.files if "secrets" in f.name]
+    assert len(secret_files) == 1
+    if mode is SecretMode.PLAIN:
+        for group, values in FAKE_SECRETS.items():
+            assert find(report, "Secret", f"{group}-secrets")["stringData"] == values
+        assert secret_files[0].private
+    else:
+        assert mode is SecretMode.EXTERNAL
+        for group, values in FAKE_SECRETS.items():
+            external = find(report, "ExternalSecret", f"{group}-secrets")
+            assert external["spec"]["target"]["name"] == f"{group}-secrets"
+            assert [d["secretKey"] for d in external["spec"]["data"]] == list(values)
+        assert not any(o["kind"] == "Secret" for o in objects(report))
+        assert not secret_files[0].private
+        everything = "".join(f.text for f in report.files)
+        for value in all_values(FAKE_SECRETS):
+            assert value not in everything
 
 
 def test_manifests_litellm_gets_only_its_own_group(report: SynthReport) -> None:

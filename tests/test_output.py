@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 import yaml
 
-from lib.output import ManifestFile, render, write_atomically
+from lib.output import RenderedFile, render, write_atomically
 from tests.helpers import tree_bytes
 
 SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"A": "b"}}
 CONFIG = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+
+
+def file(name: str, obj: Mapping[str, object], *, private: bool = False) -> RenderedFile:
+    return RenderedFile(name=name, text=render([obj]), private=private)
 
 
 def test_output_replaces_the_directory_with_exactly_the_new_files(tmp_path: Path) -> None:
@@ -20,7 +25,7 @@ def test_output_replaces_the_directory_with_exactly_the_new_files(tmp_path: Path
     (outdir / "stale.k8s.yaml").write_text("kind: Stale\n")
     write_atomically(
         outdir,
-        [ManifestFile("a.k8s.yaml", [CONFIG]), ManifestFile("s.k8s.yaml", [SECRET], private=True)],
+        [file("a.k8s.yaml", CONFIG), file("s.k8s.yaml", SECRET, private=True)],
     )
     assert sorted(p.name for p in outdir.iterdir()) == ["a.k8s.yaml", "s.k8s.yaml"]
     assert (outdir / "s.k8s.yaml").stat().st_mode & 0o777 == 0o600
@@ -30,14 +35,11 @@ def test_output_replaces_the_directory_with_exactly_the_new_files(tmp_path: Path
 
 def test_output_failure_while_writing_leaves_previous_output(tmp_path: Path) -> None:
     outdir = tmp_path / "dist"
-    write_atomically(outdir, [ManifestFile("a.k8s.yaml", [CONFIG])])
+    write_atomically(outdir, [file("a.k8s.yaml", CONFIG)])
     before = tree_bytes(outdir)
-
-    class Unrenderable:
-        pass
-
-    with pytest.raises(yaml.representer.RepresenterError):
-        write_atomically(outdir, [ManifestFile("b.k8s.yaml", [{"x": Unrenderable()}])])
+    # The second file cannot be created: the write fails after the first one was written.
+    with pytest.raises(FileNotFoundError):
+        write_atomically(outdir, [file("b.k8s.yaml", CONFIG), file("no/such/dir.yaml", CONFIG)])
     assert tree_bytes(outdir) == before
     assert list(tmp_path.iterdir()) == [outdir]
 
@@ -62,4 +64,4 @@ def test_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "dist"
     target.write_text("not a directory")
     with pytest.raises(SynthError, match="exists and is not a directory"):
-        write_atomically(target, [ManifestFile("a.k8s.yaml", [CONFIG])])
+        write_atomically(target, [file("a.k8s.yaml", CONFIG)])

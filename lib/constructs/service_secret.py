@@ -26,5 +26,5 @@ class ServiceSecret(Construct):
                     "seance.dev/secret-group": group.name,
                 },
             ),
-            string_data=dict(group.values),
+            string_data=dict(group.decrypted_values()),
         )

@@ -24,7 +24,7 @@ def secrets_digest(groups: Sequence[SecretGroup], master_key: str) -> str:
     """HMAC-SHA256 over the groups a pod consumes, in envFrom order, keyed by the master key."""
     digest_key = hashlib.sha256(_KEY_CONTEXT + master_key.encode("utf-8")).digest()
     canonical = json.dumps(
-        [[group.name, sorted(group.values.items())] for group in groups],
+        [[group.name, sorted(group.decrypted_values().items())] for group in groups],
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode("utf-8")

@@ -140,3 +140,12 @@ def _construct_key_as_string(loader: yaml.SafeLoader, node: yaml.MappingNode) ->
 _StringKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_key_as_string
 )
+
+
+def manifest_recipients(encrypted_yaml: str) -> frozenset[str]:
+    """The age recipients of SOPS-encrypted manifests (one sops block per document)."""
+    recipients: set[str] = set()
+    for document in yaml.safe_load_all(encrypted_yaml):
+        if isinstance(document, dict) and isinstance(document.get("sops"), dict):
+            recipients.update(_age_recipients(document["sops"]))
+    return frozenset(recipients)

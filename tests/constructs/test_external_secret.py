@@ -73,7 +73,11 @@ def test_external_secret_exact_object() -> None:
 def test_external_secret_targets_the_secret_of_the_plain_mode() -> None:
     """Pods reference the Secret by name; both modes must produce the same name and labels."""
     scope = chart()
-    group = SecretGroup(name="stripe", values=MappingProxyType(FAKE_SECRETS["stripe"]))
+    group = SecretGroup(
+        name="stripe",
+        keys=tuple(FAKE_SECRETS["stripe"]),
+        values=MappingProxyType(FAKE_SECRETS["stripe"]),
+    )
     ServiceSecret(scope, "plain", group=group)
     GroupExternalSecret(scope, "external", group_name="stripe", keys=group.keys, source=SOURCE)
     plain, external = scope.to_json()

@@ -12,7 +12,7 @@ MASTER = "sk-fixture-master-2f9c4b7a1e6d8035c2b4"
 
 
 def group(name: str, **values: str) -> SecretGroup:
-    return SecretGroup(name=name, values=MappingProxyType(values))
+    return SecretGroup(name=name, keys=tuple(values), values=MappingProxyType(values))
 
 
 def test_digest_same_inputs_same_digest() -> None:

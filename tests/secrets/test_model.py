@@ -9,7 +9,7 @@ import pytest
 
 from lib.errors import SynthError
 from lib.secrets.model import SHARED_GROUP, Layout, SecretsDocument, parse_secrets
-from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS
+from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, all_values
 
 SOURCE = Path("secrets/secrets.yaml")
 
@@ -29,7 +29,7 @@ def test_model_nested_layout_keeps_groups_in_file_order() -> None:
     assert secrets.layout is Layout.NESTED
     assert [g.name for g in secrets.groups] == ["litellm", "stripe"]
     assert secrets.groups[1].keys == ("STRIPE_SECRET_KEY", "STRIPE_PRICE_ID")
-    assert dict(secrets.groups[0].values) == FAKE_SECRETS["litellm"]
+    assert dict(secrets.groups[0].decrypted_values()) == FAKE_SECRETS["litellm"]
 
 
 def test_model_flat_layout_is_one_shared_group() -> None:
@@ -42,8 +42,9 @@ def test_model_flat_layout_is_one_shared_group() -> None:
 
 def test_model_repr_never_shows_values() -> None:
     secrets = parse_secrets(FAKE_SECRETS, SOURCE, "litellm")
-    assert FAKE_MASTER_KEY not in repr(secrets)
-    assert "LITELLM_MASTER_KEY" not in repr(secrets.groups[0])
+    for value in all_values(FAKE_SECRETS):
+        assert value not in repr(secrets)
+        assert value not in repr(secrets.groups)
 
 
 def test_model_number_value_says_quote_it() -> None:
@@ -168,6 +169,6 @@ def test_model_unknown_group_for_an_app_names_it() -> None:
 def test_model_awkward_values_come_through_unchanged() -> None:
     pem = "-----BEGIN PRIVATE KEY-----\nMIIB\nabc==\n-----END PRIVATE KEY-----\n"
     doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, "PEM": pem, "TEXT": "héllo ✓ 日本"}}
-    values = parse(doc).groups[0].values
+    values = parse(doc).groups[0].decrypted_values()
     assert values["PEM"] == pem
     assert values["TEXT"] == "héllo ✓ 日本"
