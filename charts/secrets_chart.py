@@ -6,8 +6,9 @@ import cdk8s
 import cdk8s_plus_28 as kplus
 from constructs import Construct
 
-from lib.constructs.external_secret import ExternalSecretSource, GroupExternalSecret
+from lib.constructs.external_secret import GroupExternalSecret
 from lib.constructs.service_secret import ServiceSecret
+from lib.external_secrets import ExternalSecretSource
 from lib.secrets.model import SecretsDocument
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from lib.constructs.external_secret import ExternalSecretSource, SecretStoreRef
 from lib.errors import SynthError
+from lib.external_secrets import ExternalSecretSource, SecretStoreRef
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 
 # Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release.
@@ -177,7 +177,7 @@ def environment_named(
 
 def check_environment(environment: Environment) -> None:
     where = f"lib/environments.py, environment '{environment.name}'"
-    if not _DNS_LABEL.match(environment.namespace):
+    if not _DNS_LABEL.fullmatch(environment.namespace):
         raise SynthError(f"{where}: namespace '{environment.namespace}' is not a DNS-1123 label")
     if environment.secret_mode is SecretMode.EXTERNAL and environment.external_secrets is None:
         raise SynthError(f"{where}: secret_mode EXTERNAL needs external_secrets (the store)")
@@ -185,7 +185,11 @@ def check_environment(environment: Environment) -> None:
         raise SynthError(f"{where}: litellm_replicas must be at least 1")
     seen: set[str] = set()
     for app in environment.apps:
-        if not _DNS_LABEL.match(app.name) or app.name in _RESERVED_APP_NAMES or app.name in seen:
+        if (
+            not _DNS_LABEL.fullmatch(app.name)
+            or app.name in _RESERVED_APP_NAMES
+            or app.name in seen
+        ):
             raise SynthError(
                 f"{where}: app name '{app.name}' must be a unique DNS-1123 label "
                 "(lowercase letters, digits, '-') other than 'litellm'"

@@ -76,7 +76,8 @@ def refuse_unsafe_outdir(outdir: Path) -> None:
             f"{outdir} is tracked by git, and a synth writes decrypted secrets there: run "
             f"`git rm -r --cached {outdir}`, add it to .gitignore, and rotate any value committed"
         )
-    if _git(git, anchor, "check-ignore", "-q", str(outdir.absolute())) is None:
+    # The trailing slash lets directory patterns ("/dist/") match a directory not made yet.
+    if _git(git, anchor, "check-ignore", "-q", f"{outdir.absolute()}/") is None:
         raise SynthError(
             f"{outdir} is inside a git work tree but not git-ignored, and a synth writes "
             "decrypted secrets there: add it to .gitignore or pass --outdir elsewhere"

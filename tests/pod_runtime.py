@@ -48,7 +48,7 @@ def compose(
             env.update(config_map.get("data", {}))
     for entry in container.get("env", []):
         env[entry["name"]] = _env_value(entry, by_kind_name)
-    env = {name: value for name, value in env.items() if _ENV_VAR_NAME.match(name)}
+    env = {name: value for name, value in env.items() if _ENV_VAR_NAME.fullmatch(name)}
 
     volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
     mount_paths = []

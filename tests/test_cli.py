@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -232,3 +233,14 @@ def test_cli_prints_the_key_report(fixture_secrets: Path, age_key: AgeKey, tmp_p
     assert result.returncode == 0, result.stderr
     report = "LLM API keys configured: ANTHROPIC_API_KEY, OPENAI_API_KEY; "
     assert report + "model providers with no key: none" in result.stdout.splitlines()
+
+
+def test_cli_refuses_bad_input_before_starting_jsii() -> None:
+    """Errors come fast: nothing on the way to the checks imports cdk8s (and its Node process)."""
+    probe = (
+        "import sys, lib.cli, lib.synthesis; print(sorted(m for m in sys.modules if 'cdk8s' in m))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

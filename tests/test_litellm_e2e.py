@@ -261,3 +261,11 @@ def test_e2e_chat_reaches_the_upstream_with_the_provider_key(
     ]
     assert posts[0][3]["model"] == UPSTREAM_MODEL
     assert http("POST", proxy.base_url + "/v1/chat/completions", body=chat)[0] == 401
+
+
+def test_e2e_proxy_log_holds_no_secret_value(proxy: RunningProxy) -> None:
+    log = proxy.log.read_text(errors="replace")
+    assert "Uvicorn running" in log or "Application startup complete" in log
+    for group in FAKE_SECRETS.values():
+        for value in group.values():
+            assert value not in log

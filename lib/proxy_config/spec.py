@@ -80,4 +80,4 @@ def _plain(value: Any) -> Any:
 
 
 def is_env_var_name(name: str) -> bool:
-    return bool(_ENV_VAR_NAME.match(name))
+    return bool(_ENV_VAR_NAME.fullmatch(name))

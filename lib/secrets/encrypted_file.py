@@ -99,7 +99,7 @@ def _leaf_paths(path: Path, node: object, prefix: tuple[str, ...]) -> list[tuple
         for index, item in enumerate(node):
             leaves.extend(_leaf_paths(path, item, (*prefix, f"[{index}]")))
         return leaves
-    if isinstance(node, str) and _ENCRYPTED_VALUE.match(node):
+    if isinstance(node, str) and _ENCRYPTED_VALUE.fullmatch(node):
         return [prefix]
     where = ".".join(prefix) or "the top level"
     raise SynthError(

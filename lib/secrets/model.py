@@ -182,7 +182,7 @@ def _detect_layout(document: Mapping[str, object], source: Path) -> Layout:
 
 
 def _group_name(name: str, source: Path) -> str:
-    if not _GROUP_NAME.match(name) or len(name) > _MAX_GROUP_NAME:
+    if not _GROUP_NAME.fullmatch(name) or len(name) > _MAX_GROUP_NAME:
         raise SynthError(
             f"{source}: group '{name}' cannot become a Kubernetes Secret name: rename it with "
             f"lowercase letters, digits and '-' (starting and ending with a letter or digit, "
@@ -202,7 +202,7 @@ def _parse_group(
     values: dict[str, str] = {}
     for key, value in entries.items():
         where = f"{source}: {where_group}key '{key}'"
-        if not _ENV_VAR_NAME.match(key):
+        if not _ENV_VAR_NAME.fullmatch(key):
             raise SynthError(
                 f"{where} is not a valid environment variable name: rename it with "
                 "letters, digits and '_', not starting with a digit"

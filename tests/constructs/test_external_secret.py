@@ -11,9 +11,10 @@ from typing import Any
 import cdk8s
 import pytest
 
-from lib.constructs.external_secret import ExternalSecretSource, GroupExternalSecret, SecretStoreRef
+from lib.constructs.external_secret import GroupExternalSecret
 from lib.constructs.service_secret import ServiceSecret
 from lib.errors import SynthError
+from lib.external_secrets import ExternalSecretSource, SecretStoreRef
 from lib.secrets.model import SecretGroup
 from tests.helpers import FAKE_SECRETS
 from tests.schema_validation import SchemaValidationError, validate_strict

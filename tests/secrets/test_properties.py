@@ -1,0 +1,602 @@
+"""Property-based tests: loading and validating secrets never fails other than with SynthError,
+and no SynthError message ever quotes a value.
+
+Two entry points take user input: ``parse_secrets`` (the document sops decrypted, JSON-shaped)
+and ``inspect_encrypted_file`` (the file as written, any text). Generated values carry the
+marker ``val-`` and generated key names never do, so a value found in a message is a leak and
+not a key name that happens to look like one.
+
+The settings live here, not in a profile: every test states its own budget, so the file runs in
+a few seconds whatever profile is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import cast
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+
+from lib.errors import SynthError
+from lib.secrets.encrypted_file import EncryptedFile, inspect_encrypted_file
+from lib.secrets.model import (
+    MASTER_KEY,
+    SHARED_GROUP,
+    Layout,
+    SecretsDocument,
+    parse_secrets,
+)
+
+SOURCE = Path("secrets/secrets.yaml")
+MARKER = "val-"
+
+
+def budget(max_examples: int) -> settings:
+    """Explicit settings, so no loaded profile changes the run time (a few seconds in all).
+
+    deadline=None: the first examples import and warm up PyYAML and the regex engine.
+    """
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies
+
+
+def _is_key_safe(key: str) -> bool:
+    # Key names are quoted in messages by design; they must never contain a value or the marker.
+    return MARKER not in key and "sk-" not in key and "ENC[" not in key
+
+
+WEIRD_KEYS = st.sampled_from(
+    [
+        "",
+        " ",
+        "  KEY",
+        "KEY ",
+        "KEY WITH SPACE",
+        "1KEY",
+        "0",
+        "123",
+        "-",
+        "a-b",
+        "KÉY",
+        "ключ",
+        "日本",
+        "🔑",
+        "KEY\n",
+        "\nKEY",
+        "K\tEY",
+        "KEY.SUB",
+        "[0]",
+        "sops",
+        "true",
+        "null",
+        "~",
+        "<<",
+        "?",
+        "#",
+        "'",
+        '"',
+    ]
+)
+ENV_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,15}", fullmatch=True)
+GROUP_NAMES = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True).filter(
+    _is_key_safe
+)
+KEYS = st.one_of(WEIRD_KEYS, ENV_NAMES, GROUP_NAMES, st.text(max_size=12)).filter(_is_key_safe)
+
+# Values: arbitrary unicode (multi-line included) behind the marker.
+VALUES = st.text().map(lambda text: MARKER + text)
+BLANKS = st.sampled_from(["", " ", "   ", "\n", "\t \n"])
+SCALARS = st.one_of(
+    VALUES,
+    BLANKS,
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+)
+
+
+def trees(leaves: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """YAML-shaped data: maps with text keys and lists, several levels deep."""
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.dictionaries(KEYS, children, max_size=4),
+        ),
+        max_leaves=20,
+    )
+
+
+TREES = trees(SCALARS)
+DOCUMENTS = st.dictionaries(KEYS, TREES, max_size=5)
+
+MASTER_KEYS = st.text(min_size=17).map(lambda text: f"sk-{MARKER}{text}")
+NOT_STRINGS = st.one_of(st.integers(), st.floats(), st.booleans(), st.none())
+WEAK_MASTER_KEYS = st.one_of(
+    st.just("sk-1234"),
+    st.text(max_size=15).map(lambda text: f"sk-{MARKER}{text}"),  # too short after "sk-"
+    VALUES,  # no "sk-" prefix
+    NOT_STRINGS,
+    BLANKS,
+)
+# Non-string, blank or nested: never a valid value; BAD_SCALARS are not maps either.
+BAD_SCALARS = st.one_of(NOT_STRINGS, BLANKS, st.lists(TREES, max_size=3))
+BAD_LEAVES = st.one_of(BAD_SCALARS, st.dictionaries(KEYS, TREES, max_size=3))
+# Not "\n": a name ending in one is accepted today, see test_parse_name_ending_in_newline.
+_BAD_NAME_CHARS = [" ", ".", ":", "/", "é", "日", "\t", "$", "🔑"]
+BAD_ENV_NAMES = st.one_of(
+    st.just(""),
+    st.tuples(st.sampled_from("0123456789"), st.from_regex(r"[A-Za-z0-9_]*", fullmatch=True)).map(
+        "".join
+    ),
+    st.tuples(
+        ENV_NAMES,
+        st.sampled_from(["-", *_BAD_NAME_CHARS]),
+        st.from_regex(r"[A-Za-z0-9_]*", fullmatch=True),
+    ).map("".join),
+).filter(_is_key_safe)
+BAD_GROUP_NAMES = st.one_of(
+    st.sampled_from(["", "-a", "a-", "My_Service", "UPPER", "a.b", "a b", "ünï", "a" * 56]),
+    st.tuples(GROUP_NAMES, st.sampled_from(["_", "A", *_BAD_NAME_CHARS]), GROUP_NAMES).map("".join),
+).filter(_is_key_safe)
+
+
+@st.composite
+def valid_documents(draw: st.DrawFn) -> dict[str, object]:
+    """A document parse_secrets accepts: nested (with a litellm group) or flat."""
+    master = draw(MASTER_KEYS)
+    if draw(st.booleans()):
+        flat: dict[str, object] = draw(st.dictionaries(ENV_NAMES, VALUES, max_size=5))
+        flat[MASTER_KEY] = master
+        return dict(draw(st.permutations(list(flat.items()))))
+    litellm: dict[str, object] = draw(st.dictionaries(ENV_NAMES, VALUES, max_size=4))
+    litellm[MASTER_KEY] = master
+    groups: dict[str, object] = {
+        name: dict(values)
+        for name, values in draw(
+            st.dictionaries(
+                GROUP_NAMES, st.dictionaries(ENV_NAMES, VALUES, min_size=1, max_size=4), max_size=3
+            )
+        ).items()
+    }
+    groups["litellm"] = litellm
+    return dict(draw(st.permutations(list(groups.items()))))
+
+
+@st.composite
+def documents_with_one_mistake(draw: st.DrawFn) -> dict[str, object]:
+    """A valid document with exactly one thing wrong, often deep inside a group."""
+    document = draw(valid_documents())
+    nested = all(isinstance(value, dict) for value in document.values())
+    groups = [name for name, value in document.items() if isinstance(value, dict)]
+    mistake = draw(
+        st.sampled_from(
+            ["bad value", "bad key", "weak master key", "no master key", "stray scalar"]
+            + (["bad group name", "empty group", "group not a map"] if nested else [])
+        )
+    )
+    # In the flat layout the document itself is the one group.
+    target: dict[str, object] = (
+        document if not nested else document[draw(st.sampled_from(groups))]  # type: ignore[assignment]
+    )
+    if mistake == "bad value":
+        target[draw(st.sampled_from(sorted(target)))] = draw(BAD_LEAVES)
+    elif mistake == "bad key":
+        target[draw(BAD_ENV_NAMES)] = draw(VALUES)
+    elif mistake == "weak master key":
+        litellm = document if not nested else document["litellm"]
+        litellm[MASTER_KEY] = draw(WEAK_MASTER_KEYS)  # type: ignore[index]
+    elif mistake == "no master key":
+        litellm = document if not nested else document["litellm"]
+        del litellm[MASTER_KEY]  # type: ignore[attr-defined]
+    elif mistake == "stray scalar":
+        # Nested: mixes layouts; flat: a non-string value at the top level.
+        document[draw(ENV_NAMES.filter(lambda name: name not in document))] = draw(BAD_SCALARS)
+    elif mistake == "bad group name":
+        document[draw(BAD_GROUP_NAMES)] = draw(
+            st.dictionaries(ENV_NAMES, VALUES, min_size=1, max_size=3)
+        )
+    elif mistake == "empty group":
+        document[draw(GROUP_NAMES.filter(lambda name: name not in document))] = {}
+    else:  # "group not a map"
+        document[draw(st.sampled_from(groups))] = draw(st.one_of(VALUES, BAD_SCALARS))
+    event(f"mistake: {mistake}")
+    return document
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def value_leaves(node: object) -> Iterator[str]:
+    """Every string in value position (never a key), as text a message must not contain."""
+    if isinstance(node, Mapping):
+        for value in node.values():
+            yield from value_leaves(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from value_leaves(item)
+    elif isinstance(node, str) and len(node) >= 4 and node.strip():
+        yield node
+
+
+def assert_no_value_in(message: str, document: object) -> None:
+    for value in value_leaves(document):
+        assert value not in message, f"a value leaked into the message: {message!r}"
+
+
+def parse(document: Mapping[str, object]) -> SecretsDocument | SynthError:
+    try:
+        return parse_secrets(document, SOURCE, "litellm")
+    except SynthError as error:
+        return error
+
+
+def assert_round_trip(parsed: SecretsDocument, document: Mapping[str, object]) -> None:
+    """Every group holds exactly the input's keys and values, in file order."""
+    if parsed.layout is Layout.FLAT:
+        assert [group.name for group in parsed.groups] == [SHARED_GROUP]
+        expected: list[Mapping[str, object]] = [document]
+    else:
+        assert [group.name for group in parsed.groups] == list(document)
+        expected = [cast(Mapping[str, object], document[group.name]) for group in parsed.groups]
+    for group, entries in zip(parsed.groups, expected, strict=True):
+        assert group.values is not None
+        assert list(group.values.items()) == list(entries.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# parse_secrets
+
+
+@budget(100)
+@given(DOCUMENTS)
+def test_parse_arbitrary_document_fails_only_with_synth_error_and_never_quotes_a_value(
+    document: dict[str, object],
+) -> None:
+    result = parse(document)
+    if isinstance(result, SynthError):
+        assert_no_value_in(str(result), document)
+    else:
+        assert_round_trip(result, document)
+
+
+@budget(100)
+@given(documents_with_one_mistake())
+def test_parse_document_with_one_mistake_is_refused_without_quoting_a_value(
+    document: dict[str, object],
+) -> None:
+    result = parse(document)
+    assert isinstance(result, SynthError), "a document with a mistake was accepted"
+    assert str(result).startswith(str(SOURCE))
+    assert_no_value_in(str(result), document)
+
+
+@budget(100)
+@given(valid_documents())
+def test_parse_valid_document_keeps_every_value_byte_for_byte(
+    document: dict[str, object],
+) -> None:
+    result = parse(document)
+    assert isinstance(result, SecretsDocument), str(result)
+    assert_round_trip(result, document)
+    assert not any(value in repr(result) for value in value_leaves(document))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {MASTER_KEY: f"sk-{MARKER}{'0' * 20}", "KEY\n": "val-x"},
+        {"litellm": {MASTER_KEY: f"sk-{MARKER}{'0' * 20}"}, "group\n": {"KEY": "val-x"}},
+    ],
+    ids=["key", "group"],
+)
+def test_parse_name_ending_in_newline_is_refused(document: dict[str, object]) -> None:
+    assert isinstance(parse(document), SynthError)
+
+
+# ---------------------------------------------------------------------------------------------
+# inspect_encrypted_file
+
+_B64 = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=", max_size=24
+)
+ENCRYPTED = st.builds(
+    lambda data, iv, tag, kind: f"ENC[AES256_GCM,data:{data},iv:{iv},tag:{tag},type:{kind}]",
+    _B64,
+    _B64.filter(bool),
+    _B64.filter(bool),
+    st.sampled_from(["str", "int", "float", "bool", "bytes"]),
+)
+# NaN would make the YAML round trip below unequal to itself.
+PLAIN_LEAVES = st.one_of(
+    VALUES, BLANKS, st.integers(), st.floats(allow_nan=False), st.booleans(), st.none()
+)
+SOPS_METADATA = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "age": st.lists(
+                st.fixed_dictionaries(
+                    {"recipient": st.from_regex(r"age1[a-z0-9]{10}", fullmatch=True)}
+                ),
+                max_size=2,
+            ),
+            "mac": ENCRYPTED,
+            "version": st.just("3.9.0"),
+        }
+    ),
+    st.dictionaries(KEYS, trees(PLAIN_LEAVES), max_size=3),
+)
+
+
+@st.composite
+def sops_like_documents(draw: st.DrawFn) -> dict[str, object]:
+    """A document as sops would write it, some leaves possibly left in plaintext."""
+    leaves = draw(st.sampled_from([ENCRYPTED, st.one_of(ENCRYPTED, PLAIN_LEAVES)]))
+    document: dict[str, object] = draw(
+        st.dictionaries(KEYS.filter(lambda key: key != "sops"), trees(leaves), max_size=4)
+    )
+    presence = draw(st.sampled_from(["metadata", "metadata", "metadata", "none", "not a map"]))
+    if presence == "metadata":
+        document["sops"] = draw(SOPS_METADATA)
+    elif presence == "not a map":
+        document["sops"] = draw(PLAIN_LEAVES)
+    return dict(draw(st.permutations(list(document.items()))))
+
+
+def leaf_paths(node: object, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every leaf's path, as EncryptedFile.key_paths lists them."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaf_paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from leaf_paths(item, (*prefix, f"[{index}]"))
+    else:
+        yield prefix
+
+
+def leaves(node: object) -> Iterator[object]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from leaves(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from leaves(item)
+    else:
+        yield node
+
+
+def _is_encrypted(leaf: object) -> bool:
+    return isinstance(leaf, str) and leaf.startswith("ENC[AES256_GCM,")
+
+
+DUMP_OPTIONS = st.fixed_dictionaries(
+    {
+        "default_flow_style": st.sampled_from([False, None, True]),
+        "allow_unicode": st.booleans(),
+        "width": st.sampled_from([20, 80, 1000]),
+        "indent": st.sampled_from([2, 4]),
+        "sort_keys": st.just(False),
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def secrets_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One file, rewritten by every example (function-scoped tmp_path is not reset per example)."""
+    return tmp_path_factory.mktemp("properties") / "secrets.yaml"
+
+
+def inspect(path: Path, content: bytes) -> EncryptedFile | SynthError:
+    path.write_bytes(content)
+    try:
+        return inspect_encrypted_file(path)
+    except SynthError as error:
+        return error
+
+
+def _loads_back(text: str, document: dict[str, object]) -> bool:
+    try:
+        return bool(yaml.safe_load(text) == document)
+    except yaml.YAMLError:
+        return False
+
+
+@budget(60)
+@given(sops_like_documents(), DUMP_OPTIONS)
+def test_inspect_yaml_fails_only_with_synth_error_and_never_quotes_a_value(
+    secrets_file: Path, document: dict[str, object], options: dict[str, object]
+) -> None:
+    text = yaml.safe_dump(document, **options)  # type: ignore[call-overload]
+    result = inspect(secrets_file, text.encode("utf-8"))
+    if isinstance(result, SynthError):
+        assert_no_value_in(str(result), document)
+
+    # What to expect, when PyYAML reads back exactly what it wrote (it does not always).
+    if not _loads_back(text, document):
+        event("PyYAML round trip not exact")
+        return
+    secrets = {key: value for key, value in document.items() if key != "sops"}
+    paths = tuple(leaf_paths(secrets))
+    acceptable = (
+        isinstance(document.get("sops"), dict)
+        and bool(paths)
+        and all(_is_encrypted(leaf) for leaf in leaves(secrets))
+    )
+    event(f"accepted: {acceptable}")
+    if acceptable:
+        assert isinstance(result, EncryptedFile), str(result)
+        assert result.key_paths == paths
+    else:
+        assert isinstance(result, SynthError)
+
+
+# Garbage: random text and random YAML-ish fragments, including constructs PyYAML's safe
+# constructors cannot convert (invalid dates, explicit tags on wrong scalars, huge integers),
+# anchors and aliases, complex keys and deep nesting.
+FRAGMENTS = st.sampled_from(
+    [
+        "sops:",
+        "sops: {}\n",
+        "sops:\n  age:\n    - recipient: age1demo\n  mac: x\n",
+        "\n",
+        "\n  ",
+        "\n    ",
+        "\n- ",
+        ": ",
+        ":",
+        "- ",
+        "? ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ", ",
+        "'",
+        '"',
+        "#",
+        "|\n  ",
+        ">\n  ",
+        "&a ",
+        "*a",
+        "&b ",
+        "*b",
+        "<<: ",
+        "---\n",
+        "...\n",
+        "%YAML 1.1\n",
+        "!!int ",
+        "!!float ",
+        "!!bool ",
+        "!!timestamp ",
+        "!!binary ",
+        "!!set ",
+        "!!omap ",
+        "!!null ",
+        "!!str ",
+        "!!python/name:os.system ",
+        "!custom ",
+        "2025-02-30",
+        "2025-13-01",
+        "2001-12-14t21:59:43.10-05:00",
+        "1" * 5000,
+        "0x",
+        "0o9",
+        "1:2:3",
+        ".inf",
+        "~",
+        "yes",
+        "\t",
+        "\ufeff",
+        "\x00",
+        "\x85",
+        "\u2028",
+        "ENC[AES256_GCM,data:AA==,iv:BB==,tag:CC==,type:str]",
+        "KEY",
+        "litellm",
+        "? [",
+        "[KEY]: ",
+        # Deep enough for PyYAML's recursive composer to run out of stack.
+        "[" * 500 + "]" * 500,
+    ]
+)
+TOKENS = st.one_of(VALUES.map(lambda value: value[:12]), ENV_NAMES)
+GARBAGE = st.one_of(
+    st.text(),
+    st.lists(st.one_of(FRAGMENTS, TOKENS, st.text(max_size=4)), max_size=40).map("".join),
+)
+
+
+def _path_message(path: Path) -> list[str]:
+    """Every message inspect_encrypted_file can give for ``path`` except the plaintext one."""
+    p = re.escape(str(path))
+    return [
+        rf"secrets file {p} is not valid YAML \(line (\d+|\?)\): "
+        rf"fix it with `sops {p}` or restore it from git",
+        rf"secrets file {p} is not valid YAML: fix it with `sops {p}` or restore it",
+        rf"secrets file {p} is not UTF-8 text: pass a SOPS YAML file",
+        rf"secrets file {p} is empty: create it with `sops {p}` \(see README, 'Secrets layout'\)",
+        rf"secrets file {p} is not SOPS-encrypted \(no sops metadata\): "
+        rf"encrypt it with `sops encrypt --in-place {p}` and never commit it in plaintext",
+        rf"secrets file {p} holds no secrets: add them with `sops {p}` "
+        r"\(see README, 'Secrets layout'\)",
+    ]
+
+
+def _plaintext_message(path: Path) -> str:
+    p = re.escape(str(path))
+    return (
+        rf"(?P<where>.*) in {p} is stored in plaintext, not encrypted by sops: "
+        rf"remove it, then add it again with `sops {p}` \(if \.sops\.yaml sets "
+        r"encrypted_regex or unencrypted_suffix, make it cover every key\)"
+    )
+
+
+def _node_paths(
+    node: yaml.Node, prefix: tuple[str, ...], ancestors: frozenset[int]
+) -> Iterator[str]:
+    """Every path of key names in a composed YAML document, as a message names it."""
+    if prefix:
+        yield ".".join(prefix)
+    if id(node) in ancestors:
+        return
+    inside = ancestors | {id(node)}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else "(complex key)"
+            yield from _node_paths(value, (*prefix, name), inside)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _node_paths(item, (*prefix, f"[{index}]"), inside)
+
+
+def assert_message_names_only_keys(message: str, path: Path) -> None:
+    """The message is one of the fixed sentences, or names a key path of the file."""
+    if any(re.fullmatch(form, message) for form in _path_message(path)):
+        return
+    match = re.fullmatch(_plaintext_message(path), message, flags=re.DOTALL)
+    assert match, f"unexpected message: {message!r}"
+    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    assert node is not None
+    where = match.group("where")
+    assert any(where == candidate for candidate in _node_paths(node, (), frozenset())), (
+        f"{where!r} is not a key path of the file"
+    )
+
+
+@budget(200)
+@given(st.one_of(GARBAGE.map(lambda text: text.encode("utf-8")), st.binary(max_size=200)))
+# Each of these once escaped as another exception (ValueError, KeyError, AttributeError,
+# IndexError, RecursionError) or, for the list used as a key, quoted its contents.
+@example(b"sops: {}\nEXPIRY: 2025-02-30\n")
+@example(b"sops: {}\nK: !!int val-secret\n")
+@example(b"sops: {}\nK: !!float val-secret\n")
+@example(b"sops: {}\nK: !!bool val-secret\n")
+@example(b"sops: {}\nK: !!timestamp val-secret\n")
+@example(b"sops: {}\nK: !!int ''\n")
+@example(b"sops: {}\nK: " + b"1" * 5000 + b"\n")
+@example(b"sops: {}\nK: " + b"[" * 600 + b"]" * 600 + b"\n")
+@example(b"sops: {}\n? [val-secret]\n: plain\n")
+@example(b"\xff\xfe not utf-8")
+def test_inspect_garbage_fails_only_with_synth_error_naming_keys_only(
+    secrets_file: Path, content: bytes
+) -> None:
+    result = inspect(secrets_file, content)
+    if isinstance(result, SynthError):
+        assert_message_names_only_keys(str(result), secrets_file)
+    else:
+        assert result.key_paths
