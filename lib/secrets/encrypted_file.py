@@ -101,6 +101,9 @@ def _leaf_paths(path: Path, node: object, prefix: tuple[str, ...]) -> list[tuple
         return leaves
     if isinstance(node, str) and _ENCRYPTED_VALUE.fullmatch(node):
         return [prefix]
+    if node is None or node == "":
+        # sops leaves empty values as they are; the value checks refuse them by name later.
+        return [prefix]
     where = ".".join(prefix) or "the top level"
     raise SynthError(
         f"{where} in {path} is stored in plaintext, not encrypted by sops: "
