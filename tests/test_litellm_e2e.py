@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,7 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from lib.environments import ENVIRONMENTS
+from lib.environments import ENVIRONMENTS, PathPrefixMode
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.synthesis import SynthRequest, synthesize
 from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, PROJECT_ROOT, AgeKey, encrypt_document
@@ -125,6 +126,30 @@ class RunningProxy:
     base_url: str
     container: ContainerProcess
     log: Path
+    ingress: Mapping[str, Any]
+    mode: PathPrefixMode
+
+    def public(self, path: str) -> str:
+        """The URL the proxy is reached at for a public ``/litellm/...`` path, after the
+        synthesized Ingress has done with it as ingress-nginx would."""
+        return self.base_url + ingress_nginx_path(self.ingress, path)
+
+
+def ingress_nginx_path(ingress: Mapping[str, Any], public_path: str) -> str:
+    """The upstream path ingress-nginx sends for ``public_path``: with use-regex and
+    rewrite-target, the path regex's groups substituted into the target; else unchanged."""
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    annotations = ingress["metadata"].get("annotations", {})
+    target = annotations.get("nginx.ingress.kubernetes.io/rewrite-target")
+    if target is None:
+        assert path["pathType"] == "Prefix"
+        assert public_path == path["path"] or public_path.startswith(path["path"] + "/")
+        return public_path
+    assert annotations["nginx.ingress.kubernetes.io/use-regex"] == "true"
+    match = re.match(path["path"], public_path)
+    assert match, f"{public_path} does not match {path['path']}"
+    return re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))), target)
 
 
 def free_port() -> int:
@@ -149,9 +174,12 @@ def http(
         return error.code, error.read().decode(errors="replace")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=list(PathPrefixMode), ids=lambda mode: mode.value)
 def proxy(
-    upstream: Upstream, age_key: AgeKey, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    upstream: Upstream,
+    age_key: AgeKey,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningProxy]:
     if not PROXY_BIN.exists():
         pytest.fail(f"the LiteLLM proxy is not installed at {PROXY_BIN}: run `make test`")
@@ -164,7 +192,12 @@ def proxy(
         api_key_env="OPENAI_API_KEY",
     )
     environments = {
-        "e2e": replace(ENVIRONMENTS["dev"], name="e2e", proxy=ProxyConfigSpec(models=(model,)))
+        "e2e": replace(
+            ENVIRONMENTS["dev"],
+            name="e2e",
+            proxy=ProxyConfigSpec(models=(model,)),
+            path_prefix_mode=request.param,
+        )
     }
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOPS_AGE_KEY_FILE", str(age_key.key_file))
@@ -174,6 +207,7 @@ def proxy(
         )
     objects = list(report.objects)
     container = compose(objects, "litellm", work / "root")
+    (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
 
     port = free_port()
     args = list(container.args)
@@ -198,7 +232,9 @@ def proxy(
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_live(process, base_url + container.liveness_path, log)
-        yield RunningProxy(base_url=base_url, container=container, log=log)
+        yield RunningProxy(
+            base_url=base_url, container=container, log=log, ingress=ingress, mode=request.param
+        )
     finally:
         _stop(process)
 
@@ -234,15 +270,16 @@ def test_e2e_probe_paths_from_the_deployment_answer(proxy: RunningProxy) -> None
 
 
 def test_e2e_pod_gets_exactly_its_groups_keys(proxy: RunningProxy) -> None:
-    assert set(proxy.container.env) == set(FAKE_SECRETS["litellm"])
+    plain = {"SERVER_ROOT_PATH"} if proxy.mode is PathPrefixMode.ROOT_PATH else set()
+    assert set(proxy.container.env) == set(FAKE_SECRETS["litellm"]) | plain
     assert proxy.container.container_port == 4000
 
 
 def test_e2e_models_need_the_master_key(proxy: RunningProxy) -> None:
-    status, body = http("GET", proxy.base_url + "/v1/models", token=FAKE_MASTER_KEY)
+    status, body = http("GET", proxy.public("/litellm/v1/models"), token=FAKE_MASTER_KEY)
     assert status == 200, body
     assert [model["id"] for model in body["data"]] == [MODEL]
-    assert http("GET", proxy.base_url + "/v1/models")[0] == 401
+    assert http("GET", proxy.public("/litellm/v1/models"))[0] == 401
 
 
 def test_e2e_chat_reaches_the_upstream_with_the_provider_key(
@@ -251,7 +288,7 @@ def test_e2e_chat_reaches_the_upstream_with_the_provider_key(
     before = len(upstream.requests)
     chat = {"model": MODEL, "messages": [{"role": "user", "content": "ping"}]}
     status, body = http(
-        "POST", proxy.base_url + "/v1/chat/completions", token=FAKE_MASTER_KEY, body=chat
+        "POST", proxy.public("/litellm/v1/chat/completions"), token=FAKE_MASTER_KEY, body=chat
     )
     assert status == 200, body
     assert body["choices"][0]["message"]["content"] == "pong"
@@ -260,7 +297,21 @@ def test_e2e_chat_reaches_the_upstream_with_the_provider_key(
         ("/v1/chat/completions", f"Bearer {FAKE_SECRETS['litellm']['OPENAI_API_KEY']}")
     ]
     assert posts[0][3]["model"] == UPSTREAM_MODEL
-    assert http("POST", proxy.base_url + "/v1/chat/completions", body=chat)[0] == 401
+    assert http("POST", proxy.public("/litellm/v1/chat/completions"), body=chat)[0] == 401
+
+
+def test_e2e_openapi_document_under_the_prefix_only_in_root_path_mode(
+    proxy: RunningProxy,
+) -> None:
+    """The trade-off the README states: with the prefix stripped, the OpenAPI document's
+    server URL omits /litellm; in root_path mode it names it."""
+    status, body = http("GET", proxy.public("/litellm/openapi.json"))
+    assert status == 200, body
+    servers = [server["url"] for server in body.get("servers", [])]
+    if ingress_nginx_path(proxy.ingress, "/litellm/x") == "/x":
+        assert not any(url.startswith("/litellm") for url in servers)
+    else:
+        assert servers == ["/litellm"]
 
 
 def test_e2e_proxy_log_holds_no_secret_value(proxy: RunningProxy) -> None:

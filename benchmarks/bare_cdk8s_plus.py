@@ -1,0 +1,282 @@
+"""The floor: a bare cdk8s-plus-28 program that builds exactly the objects of the dev synth.
+
+No SOPS, no checks, no lib/: every value is hard-coded, including the public demo values of the
+committed example ``secrets/secrets.yaml`` and the digests our synth derives from them, so its
+output parses to the very objects ``python main.py`` writes (``benchmarks/run.py`` compares them).
+Construct ids mirror ours because cdk8s derives the selector label ``cdk8s.io/metadata.addr``
+from the construct path.
+
+    python benchmarks/bare_cdk8s_plus.py --outdir DIR [--apps N] [--writer synth|json]
+
+``--apps N`` adds N consumer apps like ``backend`` (``benchmarks/ours_driver.py`` adds the same
+ones to ours). ``--writer synth`` (default) is ``App.synth()``: cdk8s renders the YAML in Node
+and writes one file per chart. ``--writer json`` is what ours does instead: ``Chart.to_json()``
+per chart, dumped with PyYAML in Python. ``--timings`` prints the phases as one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+NAMESPACE = "seance"
+LITELLM_IMAGE = "ghcr.io/berriai/litellm:main-v1.106.2"
+APP_IMAGE = "docker.io/hashicorp/http-echo:1.0.0"
+APP_PORT = 5678
+LITELLM_PORT = 4000
+HOST = "backend.dev.localhost"
+# The public example values of secrets/secrets.yaml (encrypted to the committed demo key).
+SECRETS = {
+    "litellm": {
+        "LITELLM_MASTER_KEY": "sk-demo-0f4c1e2b9a7d4c6e8b3a5f1d2c4e6a8b",
+        "OPENAI_API_KEY": "sk-demo-openai-not-a-real-key",
+        "ANTHROPIC_API_KEY": "sk-ant-demo-not-a-real-key",
+    },
+    "stripe": {
+        "STRIPE_SECRET_KEY": "sk_test_demo_not_a_real_key",
+        "STRIPE_PRICE_ID": "price_demo_0000000000",
+    },
+}
+CONFIG_YAML = """\
+model_list:
+- model_name: gpt-4o-mini
+  litellm_params:
+    model: openai/gpt-4o-mini
+- model_name: claude-sonnet
+  litellm_params:
+    model: anthropic/claude-sonnet-4-5
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+"""
+CONFIG_DIGEST = "52ad3fd7c5e0a7ab725d6a3a140d4d8ac38688e735cd8889f35c75df501f7b8c"
+LITELLM_SECRETS_DIGEST = "a2ff1c581d2f232205a65659741db30947681ec09cf09f5caddf2a0f9e9750e4"
+# Every app here receives the stripe group only, so every app has backend's digest.
+STRIPE_SECRETS_DIGEST = "f688196d847cc9f200b89ef2f50ad56560d9286862ef20bff79bf2571a3ad441"
+
+
+# Phase names, shared with benchmarks/phases.py so that run.py can put them side by side.
+IMPORT_CDK8S = "import cdk8s, cdk8s_plus_28, constructs (starts jsii/Node)"
+BUILD = "build constructs"
+TO_JSON = "Chart.to_json"
+RENDER = "render YAML (PyYAML)"
+WRITE = "write files"
+SYNTH = "App.synth (render + write in Node)"
+
+
+def extra_app(index: int) -> tuple[str, tuple[str, ...]]:
+    """Name and args of extra consumer app ``index`` (the same as benchmarks/ours_driver.py)."""
+    return f"extra-{index:03d}", (f"-listen=:{APP_PORT}", f"-text=extra app {index}")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--outdir", type=Path, required=True)
+    parser.add_argument("--apps", type=int, default=0, help="extra consumer apps (default 0)")
+    parser.add_argument("--writer", choices=("synth", "json"), default="synth")
+    parser.add_argument("--timings", action="store_true", help="print phases as a JSON line")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    marks = {"start": time.perf_counter()}  # phase name -> when it ended
+
+    import cdk8s
+    import cdk8s_plus_28 as kplus
+    from constructs import Construct
+
+    marks[IMPORT_CDK8S] = time.perf_counter()
+
+    def resources(cpu: int, memory: int, memory_limit: int) -> kplus.ContainerResources:
+        return kplus.ContainerResources(
+            cpu=kplus.CpuResources(request=kplus.Cpu.millis(cpu)),
+            memory=kplus.MemoryResources(
+                request=cdk8s.Size.mebibytes(memory), limit=cdk8s.Size.mebibytes(memory_limit)
+            ),
+        )
+
+    def probe(path: str, period: int, failures: int) -> kplus.Probe:
+        return kplus.Probe.from_http_get(
+            path,
+            port=LITELLM_PORT,
+            period_seconds=cdk8s.Duration.seconds(period),
+            failure_threshold=failures,
+            timeout_seconds=cdk8s.Duration.seconds(5),
+        )
+
+    def dropped() -> kplus.ContainerSecutiryContextCapabilities:
+        return kplus.ContainerSecutiryContextCapabilities(drop=[kplus.Capability.ALL])
+
+    def consumer_app(
+        scope: Construct, name: str, args: Sequence[str], secret: kplus.ISecret
+    ) -> None:
+        group = Construct(scope, name)
+        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "app"}
+        deployment = kplus.Deployment(
+            group,
+            "deployment",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=labels),
+            replicas=1,
+            pod_metadata=cdk8s.ApiObjectMetadata(
+                labels=labels,
+                annotations={"seance.dev/secrets-digest": STRIPE_SECRETS_DIGEST},
+            ),
+            automount_service_account_token=False,
+            containers=[
+                kplus.ContainerProps(
+                    name=name,
+                    image=APP_IMAGE,
+                    image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+                    args=list(args),
+                    ports=[kplus.ContainerPort(number=APP_PORT, name="http")],
+                    env_from=[kplus.Env.from_secret(secret)],
+                    security_context=kplus.ContainerSecurityContextProps(
+                        user=65534, group=65534, capabilities=dropped()
+                    ),
+                    resources=resources(50, 64, 256),
+                )
+            ],
+        )
+        deployment.expose_via_service(
+            name=name, ports=[kplus.ServicePort(port=APP_PORT, target_port=APP_PORT, name="http")]
+        )
+
+    app = cdk8s.App(outdir=str(args.outdir))
+    namespace_chart = cdk8s.Chart(app, "namespace", disable_resource_name_hashes=True)
+    kplus.Namespace(
+        namespace_chart, "namespace", metadata=cdk8s.ApiObjectMetadata(name=NAMESPACE)
+    )
+
+    secrets_chart = cdk8s.Chart(
+        app, "secrets", namespace=NAMESPACE, disable_resource_name_hashes=True
+    )
+    secrets: dict[str, kplus.ISecret] = {}
+    for group, values in SECRETS.items():
+        secrets[group] = kplus.Secret(
+            Construct(secrets_chart, group),
+            "secret",
+            metadata=cdk8s.ApiObjectMetadata(
+                name=f"{group}-secrets",
+                labels={
+                    "app.kubernetes.io/component": "secrets",
+                    "seance.dev/secret-group": group,
+                },
+            ),
+            string_data=values,
+        )
+
+    gateway_chart = cdk8s.Chart(
+        app, "gateway", namespace=NAMESPACE, disable_resource_name_hashes=True
+    )
+    litellm = Construct(gateway_chart, "litellm")
+    labels = {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/component": "llm-gateway"}
+    config_map = kplus.ConfigMap(
+        litellm,
+        "config",
+        metadata=cdk8s.ApiObjectMetadata(name="litellm-config", labels=labels),
+        data={"config.yaml": CONFIG_YAML},
+    )
+    config_volume = kplus.Volume.from_config_map(litellm, "config-volume", config_map, name="config")
+    deployment = kplus.Deployment(
+        litellm,
+        "deployment",
+        metadata=cdk8s.ApiObjectMetadata(name="litellm", labels=labels),
+        replicas=1,
+        pod_metadata=cdk8s.ApiObjectMetadata(
+            labels=labels,
+            annotations={
+                "seance.dev/config-digest": CONFIG_DIGEST,
+                "seance.dev/secrets-digest": LITELLM_SECRETS_DIGEST,
+            },
+        ),
+        security_context=kplus.PodSecurityContextProps(ensure_non_root=False),
+        automount_service_account_token=False,
+        containers=[
+            kplus.ContainerProps(
+                name="litellm",
+                image=LITELLM_IMAGE,
+                image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+                args=["--config", "/etc/litellm/config.yaml", "--port", str(LITELLM_PORT)],
+                ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
+                env_from=[kplus.Env.from_secret(secrets["litellm"])],
+                env_variables={},
+                volume_mounts=[
+                    kplus.VolumeMount(path="/etc/litellm", volume=config_volume, read_only=True)
+                ],
+                security_context=kplus.ContainerSecurityContextProps(
+                    ensure_non_root=False,
+                    read_only_root_filesystem=False,
+                    allow_privilege_escalation=False,
+                    privileged=False,
+                    capabilities=dropped(),
+                ),
+                startup=probe("/health/liveliness", 5, 36),
+                liveness=probe("/health/liveliness", 15, 3),
+                readiness=probe("/health/readiness", 10, 3),
+                resources=resources(250, 512, 2048),
+            )
+        ],
+    )
+    service = deployment.expose_via_service(
+        name="litellm",
+        ports=[kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")],
+    )
+    ingress = kplus.Ingress(
+        Construct(gateway_chart, "ingress"),
+        "ingress",
+        metadata=cdk8s.ApiObjectMetadata(
+            name="litellm",
+            labels={"app.kubernetes.io/name": "litellm"},
+            annotations={
+                "nginx.ingress.kubernetes.io/use-regex": "true",
+                "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+            },
+        ),
+        class_name="nginx",
+    )
+    ingress.add_host_rule(
+        HOST,
+        "/litellm(/|$)(.*)",
+        kplus.IngressBackend.from_service(service),
+        kplus.HttpIngressPathType.IMPLEMENTATION_SPECIFIC,
+    )
+    consumer_app(
+        gateway_chart,
+        "backend",
+        (f"-listen=:{APP_PORT}", "-text=backend placeholder: replace with your app"),
+        secrets["stripe"],
+    )
+    for index in range(args.apps):
+        name, app_args = extra_app(index)
+        consumer_app(gateway_chart, name, app_args, secrets["stripe"])
+    marks[BUILD] = time.perf_counter()
+
+    if args.writer == "synth":
+        app.synth()  # renders and writes in Node: <chart>.k8s.yaml per chart
+        marks[SYNTH] = time.perf_counter()
+    else:
+        charts = (namespace_chart, secrets_chart, gateway_chart)
+        objects = [chart.to_json() for chart in charts]
+        marks[TO_JSON] = time.perf_counter()
+        import yaml
+
+        texts = [yaml.safe_dump_all(docs, sort_keys=False) for docs in objects]
+        marks[RENDER] = time.perf_counter()
+        args.outdir.mkdir(parents=True, exist_ok=True)
+        for chart, text in zip(charts, texts, strict=True):
+            (args.outdir / f"{chart.node.id}.k8s.yaml").write_text(text, encoding="utf-8")
+        marks[WRITE] = time.perf_counter()
+
+    if args.timings:
+        names = list(marks)
+        print(json.dumps({name: marks[name] - marks[prev] for prev, name in zip(names, names[1:])}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
