@@ -191,3 +191,26 @@ def test_modes_plain_refuses_an_unignored_output_dir_in_a_repo(
     (repo / ".gitignore").write_text("/out/\n")
     result = run_cli("--secrets", str(fixture_secrets), "--outdir", "out", cwd=repo, env=env)
     assert result.returncode == 0, result.stderr
+
+
+def test_modes_ciphertext_in_the_output_is_refused(
+    encrypted: Callable[..., Path], age_key: AgeKey, tmp_path: Path
+) -> None:
+    """A value that is itself sops ciphertext (pasted from another file) would reach the
+    cluster as the secret: fail closed, naming the file and line, not the value."""
+    pasted = "ENC[AES256_GCM,data:Zm9vYmFy,iv:aXZpdml2aXZpdml2,tag:dGFndGFn,type:str]"
+    document = {**FAKE_SECRETS, "stripe": {**FAKE_SECRETS["stripe"], "STRIPE_PRICE_ID": pasted}}
+    outdir = tmp_path / "dist"
+    result = run_cli(
+        "--secrets",
+        str(encrypted(document)),
+        "--outdir",
+        str(outdir),
+        env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: 10-secrets.k8s.yaml would contain sops ciphertext (ENC[...]) at line"
+    )
+    assert pasted not in result.stderr
+    assert not outdir.exists()
