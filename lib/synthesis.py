@@ -4,7 +4,7 @@ every step before the write succeeded."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lib.environments import ENVIRONMENTS, Environment, SecretMode, environment_named
@@ -49,7 +49,8 @@ class SynthReport:
     outdir: Path
     files: tuple[RenderedFile, ...]
     # Every object as built, before any encryption of the secrets file: for tests and checks.
-    objects: tuple[Mapping[str, object], ...]
+    # Holds plaintext values in PLAIN and SOPS modes, so it stays out of repr.
+    objects: tuple[Mapping[str, object], ...] = field(repr=False)
 
     def lines(self) -> list[str]:
         """What the CLI prints: names and counts only, never a value."""

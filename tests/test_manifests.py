@@ -264,3 +264,9 @@ def test_manifests_root_path_mode_keeps_the_prefix_and_tells_litellm(
     assert env == [{"name": "SERVER_ROOT_PATH", "value": "/litellm"}]
     for obj in objects(report):
         kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)
+
+
+def test_manifests_report_repr_never_shows_a_value(report: SynthReport) -> None:
+    """pytest prints reprs on failure: the report must not carry values into them."""
+    for value in all_values(FAKE_SECRETS):
+        assert value not in repr(report)
