@@ -85,7 +85,12 @@ def synthesize(
     identity = demo_identity_for(encrypted, environment)
     if environment.secret_mode is SecretMode.EXTERNAL:
         # Key names are plaintext in the SOPS file: no key needed, no value ever in memory.
-        secrets = parse_key_names(encrypted.key_paths, secrets_path, environment.litellm_group)
+        secrets = parse_key_names(
+            encrypted.key_paths,
+            secrets_path,
+            environment.litellm_group,
+            encrypted.empty_key_paths,
+        )
     else:
         secrets = parse_secrets(
             decrypt(encrypted, identity=identity), secrets_path, environment.litellm_group

@@ -214,3 +214,20 @@ def test_modes_ciphertext_in_the_output_is_refused(
     )
     assert pasted not in result.stderr
     assert not outdir.exists()
+
+
+def test_modes_external_refuses_an_empty_value_without_decrypting(
+    encrypted: Callable[..., Path], tmp_path: Path
+) -> None:
+    document = {**FAKE_SECRETS, "stripe": {**FAKE_SECRETS["stripe"], "STRIPE_PRICE_ID": ""}}
+    result = run_cli(
+        "--env",
+        "prod",
+        "--secrets",
+        str(encrypted(document)),
+        "--outdir",
+        str(tmp_path / "dist"),
+        env=clean_env(HOME=str(tmp_path)),
+    )
+    assert result.returncode == 1
+    assert "group 'stripe', key 'STRIPE_PRICE_ID' is empty" in result.stderr

@@ -33,6 +33,8 @@ class EncryptedFile:
     path: Path
     age_recipients: tuple[str, ...]
     key_paths: tuple[tuple[str, ...], ...]
+    # Leaves with no value at all: sops leaves them unencrypted, the value checks refuse them.
+    empty_key_paths: frozenset[tuple[str, ...]] = frozenset()
 
 
 def inspect_encrypted_file(path: Path) -> EncryptedFile:
@@ -78,31 +80,40 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
         )
 
     metadata = document.pop("sops")
-    key_paths = tuple(_leaf_paths(path, document, ()))
+    empty: set[tuple[str, ...]] = set()
+    key_paths = tuple(_leaf_paths(path, document, (), empty))
     if not key_paths:
         raise SynthError(
             f"secrets file {path} holds no secrets: add them with `sops {path}` "
             "(see README, 'Secrets layout')"
         )
-    return EncryptedFile(path=path, age_recipients=_age_recipients(metadata), key_paths=key_paths)
+    return EncryptedFile(
+        path=path,
+        age_recipients=_age_recipients(metadata),
+        key_paths=key_paths,
+        empty_key_paths=frozenset(empty),
+    )
 
 
-def _leaf_paths(path: Path, node: object, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+def _leaf_paths(
+    path: Path, node: object, prefix: tuple[str, ...], empty: set[tuple[str, ...]]
+) -> list[tuple[str, ...]]:
     """Every leaf's key path; refuses a leaf that sops did not encrypt."""
     if isinstance(node, dict):
         leaves: list[tuple[str, ...]] = []
         for key, value in node.items():
-            leaves.extend(_leaf_paths(path, value, (*prefix, str(key))))
+            leaves.extend(_leaf_paths(path, value, (*prefix, str(key)), empty))
         return leaves
     if isinstance(node, list):
         leaves = []
         for index, item in enumerate(node):
-            leaves.extend(_leaf_paths(path, item, (*prefix, f"[{index}]")))
+            leaves.extend(_leaf_paths(path, item, (*prefix, f"[{index}]"), empty))
         return leaves
     if isinstance(node, str) and _ENCRYPTED_VALUE.fullmatch(node):
         return [prefix]
     if node is None or node == "":
         # sops leaves empty values as they are; the value checks refuse them by name later.
+        empty.add(prefix)
         return [prefix]
     where = ".".join(prefix) or "the top level"
     raise SynthError(

@@ -16,7 +16,7 @@ The same rules apply to key names read from the encrypted file without decryptin
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -115,12 +115,16 @@ def parse_secrets(
 
 
 def parse_key_names(
-    key_paths: Sequence[tuple[str, ...]], source: Path, litellm_group: str
+    key_paths: Sequence[tuple[str, ...]],
+    source: Path,
+    litellm_group: str,
+    empty_key_paths: Collection[tuple[str, ...]] = (),
 ) -> SecretsDocument:
     """The groups and key names of an encrypted file, checked by the same rules, no values.
 
     ``key_paths`` come from the encrypted file: ``("litellm", "OPENAI_API_KEY")`` or
-    ``("OPENAI_API_KEY",)``; a ``[n]`` element marks a list.
+    ``("OPENAI_API_KEY",)``; a ``[n]`` element marks a list. ``empty_key_paths`` are leaves
+    with no value, refused like an empty value.
     """
     document: dict[str, object] = {}
     for path in key_paths:
@@ -133,7 +137,7 @@ def parse_key_names(
                     f"value with `sops {source}`"
                 )
             if depth == len(path) - 1:
-                node[name] = _ENCRYPTED_PLACEHOLDER
+                node[name] = "" if path in empty_key_paths else _ENCRYPTED_PLACEHOLDER
             else:
                 node = cast(dict[str, object], node.setdefault(name, {}))
     return _parse(document, source, litellm_group, values_known=False)

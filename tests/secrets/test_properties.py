@@ -135,8 +135,8 @@ WEAK_MASTER_KEYS = st.one_of(
 # Non-string, blank or nested: never a valid value; BAD_SCALARS are not maps either.
 BAD_SCALARS = st.one_of(NOT_STRINGS, BLANKS, st.lists(TREES, max_size=3))
 BAD_LEAVES = st.one_of(BAD_SCALARS, st.dictionaries(KEYS, TREES, max_size=3))
-# Not "\n": a name ending in one is accepted today, see test_parse_name_ending_in_newline.
-_BAD_NAME_CHARS = [" ", ".", ":", "/", "é", "日", "\t", "$", "🔑"]
+# "\n" ends a name that once passed: the name patterns used re.match and `$`, not fullmatch.
+_BAD_NAME_CHARS = [" ", ".", ":", "/", "é", "日", "\t", "$", "🔑", "\n"]
 BAD_ENV_NAMES = st.one_of(
     st.just(""),
     st.tuples(st.sampled_from("0123456789"), st.from_regex(r"[A-Za-z0-9_]*", fullmatch=True)).map(
@@ -296,6 +296,8 @@ def test_parse_valid_document_keeps_every_value_byte_for_byte(
     assert not any(value in repr(result) for value in value_leaves(document))
 
 
+# `$` also matches before a final newline: with re.match these names once passed validation and
+# reached the manifests as a Secret named "group\n-secrets" and a data key "KEY\n".
 @pytest.mark.parametrize(
     "document",
     [
@@ -380,8 +382,9 @@ def leaves(node: object) -> Iterator[object]:
         yield node
 
 
-def _is_encrypted(leaf: object) -> bool:
-    return isinstance(leaf, str) and leaf.startswith("ENC[AES256_GCM,")
+def _passes_inspection(leaf: object) -> bool:
+    """Encrypted, or empty: sops leaves empty values as they are; the value checks refuse them."""
+    return (isinstance(leaf, str) and leaf.startswith("ENC[AES256_GCM,")) or leaf in (None, "")
 
 
 DUMP_OPTIONS = st.fixed_dictionaries(
@@ -435,7 +438,7 @@ def test_inspect_yaml_fails_only_with_synth_error_and_never_quotes_a_value(
     acceptable = (
         isinstance(document.get("sops"), dict)
         and bool(paths)
-        and all(_is_encrypted(leaf) for leaf in leaves(secrets))
+        and all(_passes_inspection(leaf) for leaf in leaves(secrets))
     )
     event(f"accepted: {acceptable}")
     if acceptable:
