@@ -17,6 +17,11 @@ synth: $(VENV)/.synth-deps
 test: lint typecheck node_modules/.installed $(PROXY_VENV)/.installed
 	$(BIN)/python -m pytest
 
+## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); not part of test
+.PHONY: bench
+bench: $(VENV)/.synth-deps
+	$(BIN)/python benchmarks/run.py $(if $(RUNS),--runs $(RUNS))
+
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

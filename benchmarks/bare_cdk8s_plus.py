@@ -11,14 +11,17 @@ from the construct path.
 ``--apps N`` adds N consumer apps like ``backend`` (``benchmarks/ours_driver.py`` adds the same
 ones to ours). ``--writer synth`` (default) is ``App.synth()``: cdk8s renders the YAML in Node
 and writes one file per chart. ``--writer json`` is what ours does instead: ``Chart.to_json()``
-per chart, dumped with PyYAML in Python. ``--timings`` prints the phases as one JSON line.
+per chart, dumped with PyYAML in Python. ``--timings`` prints the phases as one JSON line,
+with the wall-clock times ``main`` started and ended (``run.py`` splits start-up and exit off).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import resource
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,6 +85,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started_at = time.time()  # wall clock, comparable with run.py's: the split of start-up
     args = parse_args(argv)
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     marks = {"start": time.perf_counter()}  # phase name -> when it ended
@@ -148,9 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     app = cdk8s.App(outdir=str(args.outdir))
     namespace_chart = cdk8s.Chart(app, "namespace", disable_resource_name_hashes=True)
-    kplus.Namespace(
-        namespace_chart, "namespace", metadata=cdk8s.ApiObjectMetadata(name=NAMESPACE)
-    )
+    kplus.Namespace(namespace_chart, "namespace", metadata=cdk8s.ApiObjectMetadata(name=NAMESPACE))
 
     secrets_chart = cdk8s.Chart(
         app, "secrets", namespace=NAMESPACE, disable_resource_name_hashes=True
@@ -181,7 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         metadata=cdk8s.ApiObjectMetadata(name="litellm-config", labels=labels),
         data={"config.yaml": CONFIG_YAML},
     )
-    config_volume = kplus.Volume.from_config_map(litellm, "config-volume", config_map, name="config")
+    config_volume = kplus.Volume.from_config_map(
+        litellm, "config-volume", config_map, name="config"
+    )
     deployment = kplus.Deployment(
         litellm,
         "deployment",
@@ -274,8 +278,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.timings:
         names = list(marks)
-        print(json.dumps({name: marks[name] - marks[prev] for prev, name in zip(names, names[1:])}))
+        phases = {name: marks[name] - marks[prev] for prev, name in itertools.pairwise(names)}
+        report = {
+            "phases": phases,
+            "started_at": started_at,
+            "ended_at": time.time(),
+            "python_max_rss_mib": _python_max_rss_mib(),
+        }
+        print(json.dumps(report), flush=True)
     return 0
+
+
+def _python_max_rss_mib() -> float:
+    """Peak RSS of this Python process alone (Node's is jsii's child process)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 if __name__ == "__main__":

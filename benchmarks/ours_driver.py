@@ -5,13 +5,14 @@
 It calls ``lib.synthesis.synthesize`` exactly as ``main.py`` does, on the committed example
 ``secrets/secrets.yaml``, with the dev environment's ``apps`` extended by the same extra apps
 ``benchmarks/bare_cdk8s_plus.py --apps N`` builds. With ``--apps 0`` it is ``python main.py``
-minus argument parsing and the printed report.
+minus argument parsing and the printed report. ``--gc-freeze`` measures a candidate fix.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,8 +36,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--outdir", type=Path, required=True)
     parser.add_argument("--apps", type=int, default=0, help="extra consumer apps (default 0)")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="a candidate fix: gc.freeze() after the synth, so the interpreter's final garbage "
+        "collection skips the objects cdk8s and jsii loaded",
+    )
     args = parser.parse_args(argv)
-    synthesize(SynthRequest(environment="dev", outdir=args.outdir), environments_with_apps(args.apps))
+    synthesize(
+        SynthRequest(environment="dev", outdir=args.outdir), environments_with_apps(args.apps)
+    )
+    if args.gc_freeze:
+        gc.freeze()
     return 0
 
 
