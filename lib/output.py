@@ -158,7 +158,11 @@ def _swap_into_place(staging: Path, outdir: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter when PyYAML was built with it: same bytes, a fraction of the time per object.
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
     """Multi-line values (PEM blocks) as literal blocks, so they stay readable and exact."""
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import cdk8s
 import cdk8s_plus_28 as kplus
 
 
+@functools.cache  # value objects, each a jsii round trip to build: one per size, not per app
 def resources(
     *, cpu_request_millis: int, memory_request_mib: int, memory_limit_mib: int
 ) -> kplus.ContainerResources:
