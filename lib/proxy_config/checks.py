@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from lib.errors import SynthError
 from lib.proxy_config.providers import PROVIDER_KEY_VARIABLES, provider_of
@@ -103,6 +104,12 @@ def _check_model_shape(model: ModelSpec, where: str) -> None:
             f"{where}: {name} has api_key_env '{model.api_key_env}', which is not an "
             "environment variable name"
         )
+    if model.api_base is not None and _has_user_info(model.api_base):
+        # Never echo the URL: its user-info part is a credential.
+        raise SynthError(
+            f"{where}: {name} has credentials inside its api_base URL: remove them and put the "
+            "key in the secrets file, referenced with api_key_env"
+        )
     if model.api_base is not None and model.api_key_env is None:
         # LiteLLM would send the provider's default key (e.g. OPENAI_API_KEY) to this URL.
         raise SynthError(
@@ -110,6 +117,13 @@ def _check_model_shape(model: ModelSpec, where: str) -> None:
             "LiteLLM would send the provider's default key there: set api_key_env to the key "
             "meant for that upstream"
         )
+
+
+def _has_user_info(url: str) -> bool:
+    try:
+        return urlsplit(url).username is not None
+    except ValueError:  # a malformed URL: LiteLLM will refuse it; nothing to hide in it here
+        return "@" in url
 
 
 def _strings(node: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:

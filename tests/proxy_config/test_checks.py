@@ -110,3 +110,22 @@ def test_checks_plain_env_counts_as_received() -> None:
         litellm_settings={"root": "os.environ/SERVER_ROOT_PATH"},
     )
     check(spec, (*POD_KEYS, "SERVER_ROOT_PATH"))
+
+
+def test_checks_credentials_in_api_base_are_refused_without_echoing_them() -> None:
+    spec = ProxyConfigSpec(
+        models=(
+            ModelSpec(
+                "local",
+                "openai/qwen",
+                api_base="https://admin:hunter2-secret@vllm.example:8000/v1",
+                api_key_env="OPENAI_API_KEY",
+            ),
+        )
+    )
+    message = error_of(spec)
+    assert message == (
+        f"{WHERE}: model 'local' has credentials inside its api_base URL: remove them and put "
+        "the key in the secrets file, referenced with api_key_env"
+    )
+    assert "hunter2" not in message
