@@ -7,7 +7,6 @@ To add an environment, add an entry to ``ENVIRONMENTS``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from lib.errors import SynthError
 from lib.external_secrets import ExternalSecretSource, SecretStoreRef
+from lib.names import is_dns_label
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 
 # Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release.
@@ -156,7 +156,6 @@ ENVIRONMENTS: dict[str, Environment] = {
 DEFAULT_ENVIRONMENT = "dev"
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _RESERVED_APP_NAMES = frozenset({"litellm"})
 
 
@@ -177,7 +176,7 @@ def environment_named(
 
 def check_environment(environment: Environment) -> None:
     where = f"lib/environments.py, environment '{environment.name}'"
-    if not _DNS_LABEL.fullmatch(environment.namespace):
+    if not is_dns_label(environment.namespace):
         raise SynthError(f"{where}: namespace '{environment.namespace}' is not a DNS-1123 label")
     if environment.secret_mode is SecretMode.EXTERNAL and environment.external_secrets is None:
         raise SynthError(f"{where}: secret_mode EXTERNAL needs external_secrets (the store)")
@@ -185,11 +184,7 @@ def check_environment(environment: Environment) -> None:
         raise SynthError(f"{where}: litellm_replicas must be at least 1")
     seen: set[str] = set()
     for app in environment.apps:
-        if (
-            not _DNS_LABEL.fullmatch(app.name)
-            or app.name in _RESERVED_APP_NAMES
-            or app.name in seen
-        ):
+        if not is_dns_label(app.name) or app.name in _RESERVED_APP_NAMES or app.name in seen:
             raise SynthError(
                 f"{where}: app name '{app.name}' must be a unique DNS-1123 label "
                 "(lowercase letters, digits, '-') other than 'litellm'"

@@ -31,7 +31,7 @@ class ManifestFile:
     secrets (written 0600) and whether it is to be written SOPS-encrypted."""
 
     name: str
-    objects: Sequence[Mapping[str, object]]
+    objects: Sequence[Mapping[str, object]] = field(repr=False)  # Secrets hold values
     private: bool = False
     sops_encrypt: bool = False
 

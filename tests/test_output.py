@@ -65,3 +65,10 @@ def test_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     target.write_text("not a directory")
     with pytest.raises(SynthError, match="exists and is not a directory"):
         write_atomically(target, [file("a.k8s.yaml", CONFIG)])
+
+
+def test_output_manifest_repr_never_shows_values() -> None:
+    from lib.output import ManifestFile
+
+    secret = {"stringData": {"A": "sk-value-in-a-manifest"}}
+    assert "sk-value-in-a-manifest" not in repr(ManifestFile("s.k8s.yaml", [secret]))

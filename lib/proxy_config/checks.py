@@ -14,8 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lib.errors import SynthError
+from lib.names import is_env_var_name
 from lib.proxy_config.providers import PROVIDER_KEY_VARIABLES, provider_of
-from lib.proxy_config.spec import ENV_REFERENCE_PREFIX, ModelSpec, ProxyConfigSpec, is_env_var_name
+from lib.proxy_config.spec import ENV_REFERENCE_PREFIX, ModelSpec, ProxyConfigSpec
 from lib.secrets.model import MASTER_KEY
 
 # Setting names whose value is a credential: it must come from the secrets, never be literal.

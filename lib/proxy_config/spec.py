@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,6 @@ import yaml
 from lib.secrets.model import MASTER_KEY
 
 ENV_REFERENCE_PREFIX = "os.environ/"
-_ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
-
-
-def is_env_var_name(name: str) -> bool:
-    return bool(_ENV_VAR_NAME.fullmatch(name))

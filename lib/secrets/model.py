@@ -15,7 +15,6 @@ The same rules apply to key names read from the encrypted file without decryptin
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -24,6 +23,7 @@ from types import MappingProxyType
 from typing import cast
 
 from lib.errors import SynthError
+from lib.names import MAX_DNS_LABEL, is_dns_label, is_env_var_name
 
 # The group every key belongs to in the flat layout.
 SHARED_GROUP = "shared"
@@ -34,10 +34,8 @@ PUBLIC_DEFAULT_MASTER_KEY = "sk-1234"
 MIN_MASTER_KEY_SECRET_CHARS = 20
 SECRET_NAME_SUFFIX = "-secrets"  # noqa: S105 - part of an object name
 
-_ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A DNS-1123 label, short enough that "<group>-secrets" is one too (63 characters).
-_GROUP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_MAX_GROUP_NAME = 63 - len(SECRET_NAME_SUFFIX)
+_MAX_GROUP_NAME = MAX_DNS_LABEL - len(SECRET_NAME_SUFFIX)
 
 
 class Layout(Enum):
@@ -186,7 +184,7 @@ def _detect_layout(document: Mapping[str, object], source: Path) -> Layout:
 
 
 def _group_name(name: str, source: Path) -> str:
-    if not _GROUP_NAME.fullmatch(name) or len(name) > _MAX_GROUP_NAME:
+    if not is_dns_label(name, _MAX_GROUP_NAME):
         raise SynthError(
             f"{source}: group '{name}' cannot become a Kubernetes Secret name: rename it with "
             f"lowercase letters, digits and '-' (starting and ending with a letter or digit, "
@@ -206,7 +204,7 @@ def _parse_group(
     values: dict[str, str] = {}
     for key, value in entries.items():
         where = f"{source}: {where_group}key '{key}'"
-        if not _ENV_VAR_NAME.fullmatch(key):
+        if not is_env_var_name(key):
             raise SynthError(
                 f"{where} is not a valid environment variable name: rename it with "
                 "letters, digits and '_', not starting with a digit"
