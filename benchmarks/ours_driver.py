@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.bare_cdk8s_plus import APP_IMAGE, APP_PORT, extra_app
-from lib.environments import ENVIRONMENTS, ConsumerAppSpec, Environment
+from lib.environments import ENVIRONMENTS, Environment
+from lib.specs.apps import ConsumerAppSpec
 from lib.synthesis import SynthRequest, synthesize
 
 

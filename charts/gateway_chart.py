@@ -37,8 +37,8 @@ class GatewayChart(cdk8s.Chart):
             self,
             "litellm",
             LiteLLMProps(
-                image=environment.litellm_image,
-                replicas=environment.litellm_replicas,
+                image=environment.gateway.image,
+                replicas=environment.gateway.replicas,
                 secrets=[secrets_by_group[group] for group in wiring.litellm_groups],
                 config_yaml=environment.proxy.render(),
                 env=environment.litellm_env(),

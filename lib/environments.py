@@ -16,28 +16,13 @@ from lib.errors import SynthError
 from lib.external_secrets import ExternalSecretSource, SecretStoreRef
 from lib.names import is_dns_label
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
+from lib.specs.apps import ConsumerAppSpec
+from lib.specs.gateway import GatewaySpec
 
 # Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release.
 LITELLM_IMAGE = "ghcr.io/berriai/litellm:main-v1.106.2"
 # Where the proxy is served on the environment's host.
 LITELLM_PATH_PREFIX = "/litellm"
-
-
-@dataclass(frozen=True)
-class ConsumerAppSpec:
-    """An app that consumes secret groups through envFrom.
-
-    ``run_as_user`` must be a numeric user the image can run as: the pod refuses to start an
-    image whose USER is root or a name when ``runAsNonRoot`` is set, as it is for every app.
-    """
-
-    name: str
-    image: str
-    port: int
-    secret_groups: tuple[str, ...]
-    args: tuple[str, ...] = ()
-    replicas: int = 1
-    run_as_user: int = 65534
 
 
 class PathPrefixMode(Enum):
@@ -74,6 +59,7 @@ class Environment:
 
     ``tls_secret_name`` turns on TLS for the ingress host with that certificate Secret
     (created by cert-manager or by hand); ``None`` serves plain HTTP.
+    ``gateway``: the LiteLLM proxy's image, replicas and workers.
     ``allow_demo_key`` lets the environment read a secrets file encrypted to the public demo
     key; production must not. ``proxy`` is LiteLLM's config.yaml: models and pass-through
     settings. ``secret_mode`` picks how values reach the cluster; ``external_secrets`` is the
@@ -84,8 +70,7 @@ class Environment:
     namespace: str
     host: str
     secrets_file: Path
-    litellm_image: str
-    litellm_replicas: int
+    gateway: GatewaySpec
     apps: tuple[ConsumerAppSpec, ...]
     proxy: ProxyConfigSpec
     path_prefix_mode: PathPrefixMode = PathPrefixMode.REWRITE
@@ -128,8 +113,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         namespace="seance",
         host="backend.dev.localhost",
         secrets_file=Path("secrets/secrets.yaml"),
-        litellm_image=LITELLM_IMAGE,
-        litellm_replicas=1,
+        gateway=GatewaySpec(image=LITELLM_IMAGE, replicas=1),
         apps=(_EXAMPLE_BACKEND,),
         proxy=_MODELS,
         allow_demo_key=True,
@@ -139,8 +123,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         namespace="seance",
         host="backend.seance.dev",
         secrets_file=Path("secrets/prod.yaml"),
-        litellm_image=LITELLM_IMAGE,
-        litellm_replicas=2,
+        gateway=GatewaySpec(image=LITELLM_IMAGE, replicas=2),
         apps=(_EXAMPLE_BACKEND,),
         proxy=_MODELS,
         # Production writes no plaintext: the External Secrets Operator fills the Secrets
@@ -180,8 +163,8 @@ def check_environment(environment: Environment) -> None:
         raise SynthError(f"{where}: namespace '{environment.namespace}' is not a DNS-1123 label")
     if environment.secret_mode is SecretMode.EXTERNAL and environment.external_secrets is None:
         raise SynthError(f"{where}: secret_mode EXTERNAL needs external_secrets (the store)")
-    if environment.litellm_replicas < 1:
-        raise SynthError(f"{where}: litellm_replicas must be at least 1")
+    if environment.gateway.replicas < 1 or environment.gateway.workers < 1:
+        raise SynthError(f"{where}: gateway replicas and workers must be at least 1")
     seen: set[str] = set()
     for app in environment.apps:
         if not is_dns_label(app.name) or app.name in _RESERVED_APP_NAMES or app.name in seen:

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from lib.cli import main
-from lib.environments import ENVIRONMENTS, ConsumerAppSpec
+from lib.environments import ENVIRONMENTS
+from lib.specs.apps import ConsumerAppSpec
 from tests.helpers import (
     FAKE_MASTER_KEY,
     FAKE_SECRETS,

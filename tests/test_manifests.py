@@ -106,9 +106,9 @@ def test_manifests_each_app_gets_exactly_its_declared_groups(report: SynthReport
 def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
     environment = ENVIRONMENTS[report.environment]
     deployment = find(report, "Deployment", "litellm")
-    assert deployment["spec"]["replicas"] == environment.litellm_replicas
+    assert deployment["spec"]["replicas"] == environment.gateway.replicas
     main = container(deployment)
-    assert main["image"] == environment.litellm_image
+    assert main["image"] == environment.gateway.image
     assert main["image"].rsplit(":", 1)[1] not in ("latest", "main-latest", "main-stable")
     assert main["ports"] == [{"containerPort": 4000, "name": "http"}]
     assert main["livenessProbe"]["httpGet"]["path"] == "/health/liveliness"
@@ -151,7 +151,7 @@ def test_manifests_ingress_strips_the_litellm_prefix(report: SynthReport) -> Non
 
 
 def test_manifests_prod_runs_at_least_two_litellm_replicas() -> None:
-    assert ENVIRONMENTS["prod"].litellm_replicas >= 2
+    assert ENVIRONMENTS["prod"].gateway.replicas >= 2
     assert ENVIRONMENTS["prod"].host == "backend.seance.dev"
     assert ENVIRONMENTS["dev"].host == "backend.dev.localhost"
     assert ENVIRONMENTS["prod"].tls_secret_name

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lib.environments import ENVIRONMENTS, ConsumerAppSpec, check_environment
+from lib.environments import ENVIRONMENTS, check_environment
 from lib.errors import SynthError
 from lib.secrets.model import parse_secrets
+from lib.specs.apps import ConsumerAppSpec
 from lib.wiring import wire
 from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS
 

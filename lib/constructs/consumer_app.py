@@ -9,7 +9,7 @@ import cdk8s_plus_28 as kplus
 from constructs import Construct
 
 from lib.constructs.workload import dropped_capabilities, resources
-from lib.environments import ConsumerAppSpec
+from lib.specs.apps import ConsumerAppSpec
 
 
 class ConsumerApp(Construct):
