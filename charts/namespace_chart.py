@@ -6,7 +6,6 @@ import cdk8s
 import cdk8s_plus_28 as kplus
 from constructs import Construct
 
-
 # The cluster enforces Pod Security "restricted" as of Kubernetes 1.28 in the namespace, and
 # audits and warns with the same level, so a pod that loses a field is refused at admission.
 POD_SECURITY_LEVEL = "restricted"

@@ -241,5 +241,5 @@ def _check_images(environment: Environment, where: str) -> None:
             raise SynthError(
                 f"{where}: image '{image}' of '{workload}' is not pinned by digest, and the "
                 "environment's image_policy requires digests: append @sha256:<digest> "
-                "(README, \"Pin images by digest\")"
+                '(README, "Pin images by digest")'
             )

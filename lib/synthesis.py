@@ -75,7 +75,6 @@ class SynthReport:
             f"wrote {self.outdir}/: {written}",
         ]
 
-
     def images_line(self) -> str:
         """Per workload, its image and whether a digest pins it (a tag alone can be moved)."""
         listed = "; ".join(

@@ -173,6 +173,7 @@ def test_manifests_everything_is_in_the_environment_namespace(report: SynthRepor
 
 
 def test_manifests_no_name_hashes(report: SynthReport) -> None:
+    egress = ENVIRONMENTS[report.environment].network.restrict_gateway_egress
     names = {o["metadata"]["name"] for o in objects(report)}
     assert names == {
         "seance",
@@ -184,7 +185,7 @@ def test_manifests_no_name_hashes(report: SynthReport) -> None:
         "default-deny",
         "litellm-ingress",
         "backend-ingress",
-        *(["litellm-egress"] if ENVIRONMENTS[report.environment].network.restrict_gateway_egress else []),
+        *(["litellm-egress"] if egress else []),
     }
 
 

@@ -22,8 +22,8 @@ class ConsumerApp(Construct):
     """A Deployment whose container gets exactly ``secrets`` through envFrom, and its Service.
 
     Apps run under Pod Security "restricted" with a read-only root filesystem, as the numeric
-    user of their spec, with the probes of their spec. ``pod_annotations`` carries the secrets digest, so a rotated
-    key rolls the pods.
+    user of their spec, with the probes of their spec. ``pod_annotations`` carries the secrets
+    digest, so a rotated key rolls the pods.
     """
 
     def __init__(

@@ -42,9 +42,10 @@ class LiteLLMProps:
 
     ``image``: pinned LiteLLM image, the non-root variant (it runs as
     ``litellm_runtime.PROXY_UID``). ``replicas``: pod count (the autoscaler's floor when
-    ``availability`` has one). ``availability``: shutdown timing; the disruption budget,
-    spreading and autoscaler are ``GatewayAvailability``'s. ``secrets``: the Secrets handed whole to the proxy through envFrom,
-    in order (a later Secret wins on a duplicate key, as the kubelet does it).
+    ``availability`` has one). ``availability``: shutdown timing (the disruption budget,
+    spreading and autoscaler are the ``Availability`` construct's). ``secrets``: the Secrets
+    handed whole to the proxy through envFrom, in order (a later Secret wins on a duplicate
+    key, as the kubelet does it).
     ``config_yaml``: the proxy's config.yaml, mounted from a ConfigMap. ``env``: plain
     variables. ``pod_annotations``: extra pod-template annotations (the secrets digest).
     """

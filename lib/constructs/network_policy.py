@@ -61,7 +61,9 @@ class NetworkPolicy(Construct):
         spec: dict[str, Any] = {
             "podSelector": {"matchLabels": dict(pod_labels)} if pod_labels else {},
             "policyTypes": [
-                kind for kind, rules in (("Ingress", ingress), ("Egress", egress)) if rules is not None
+                kind
+                for kind, rules in (("Ingress", ingress), ("Egress", egress))
+                if rules is not None
             ],
         }
         if ingress is not None:

@@ -61,7 +61,9 @@ def restricted_container_security(*, user: int, group: int) -> kplus.ContainerSe
 
 def restricted_pod_security(*, user: int, group: int) -> kplus.PodSecurityContextProps:
     """The pod-level half; ``restrict_pod`` adds the seccomp profile cdk8s-plus cannot set."""
-    return kplus.PodSecurityContextProps(ensure_non_root=True, user=user, group=group, fs_group=group)
+    return kplus.PodSecurityContextProps(
+        ensure_non_root=True, user=user, group=group, fs_group=group
+    )
 
 
 def restrict_pod(deployment: kplus.Deployment) -> None:

@@ -60,8 +60,7 @@ class AvailabilitySpec:
             )
         if self.prestop_sleep_seconds < 0 or self.shutdown_drain_seconds < 1:
             raise SynthError(
-                "availability prestop_sleep_seconds must be >= 0 and shutdown_drain_seconds "
-                ">= 1"
+                "availability prestop_sleep_seconds must be >= 0 and shutdown_drain_seconds >= 1"
             )
 
     @property

@@ -24,4 +24,3 @@ class GatewaySpec:
     replicas: int = 1
     workers: int = 1
     availability: AvailabilitySpec = field(default_factory=AvailabilitySpec)
-

@@ -62,7 +62,9 @@ class ImageRef:
     def parse(cls, text: str) -> ImageRef:
         """``text`` as an image reference; ``SynthError`` naming it if it is not one."""
         if not text or text != text.strip():
-            raise SynthError(f"image reference '{text}' is empty or has spaces: write it as {_FORM}")
+            raise SynthError(
+                f"image reference '{text}' is empty or has spaces: write it as {_FORM}"
+            )
         rest, _, digest = text.partition("@")
         # A ':' after the last '/' starts the tag; one before it is a registry port.
         slash = rest.rfind("/")
