@@ -126,7 +126,7 @@ def test_pod_security_restricted(reports: Mapping[str, SynthReport], field: str)
 BREAKERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "runAsNonRoot": lambda pod: pod["containers"][0]["securityContext"].update(runAsNonRoot=False),
     "runAsUser": lambda pod: pod["containers"][0]["securityContext"].update(runAsUser=0),
-    "runAsGroup": lambda pod: pod["securityContext"].update(runAsGroup=0),
+    "runAsGroup": lambda pod: pod["containers"][0]["securityContext"].update(runAsGroup=0),
     "seccompProfile": lambda pod: pod["containers"][0]["securityContext"].update(
         seccompProfile={"type": "Unconfined"}
     ),
