@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PROXY_VENV := .venv-proxy
+CHECKOV_VENV := .venv-checkov
 ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -14,7 +15,7 @@ synth: $(VENV)/.synth-deps
 	$(BIN)/python main.py --env $(ENV) $(if $(SECRETS),--secrets $(SECRETS)) $(if $(OUTDIR),--outdir $(OUTDIR))
 
 ## test: lint, type-check and the whole test suite: one command for developers and CI alike
-test: lint typecheck node_modules/.installed $(PROXY_VENV)/.installed
+test: lint typecheck node_modules/.installed $(PROXY_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/python -m pytest
 
 ## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); not part of test
@@ -50,10 +51,17 @@ $(PROXY_VENV)/.installed: pyproject.toml
 	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["litellm-proxy"]["requirements"]))')
 	touch $@
 
+# checkov for tests/test_checkov.py, pinned in pyproject.toml [tool.checkov].
+$(CHECKOV_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet $$($(PYTHON) -c \
+	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["checkov"]["requirements"]))')
+	touch $@
+
 # The cdk8s CLI, pinned in package-lock.json: tests prove `cdk8s synth` behaves.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
 clean:
-	rm -rf dist .dist.* .cdk8s-cli-out $(VENV) $(PROXY_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf dist .dist.* .cdk8s-cli-out $(VENV) $(PROXY_VENV) $(CHECKOV_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -25,13 +25,20 @@ import resource
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 NAMESPACE = "seance"
-LITELLM_IMAGE = "ghcr.io/berriai/litellm:main-v1.106.2"
+LITELLM_IMAGE = "ghcr.io/berriai/litellm-non_root:v1.106.2"
 APP_IMAGE = "docker.io/hashicorp/http-echo:1.0.0"
 APP_PORT = 5678
 LITELLM_PORT = 4000
 HOST = "backend.dev.localhost"
+PROXY_UID = 65534
+POD_SECURITY = {
+    f"pod-security.kubernetes.io/{mode}{suffix}": value
+    for mode in ("enforce", "audit", "warn")
+    for suffix, value in (("", "restricted"), ("-version", "v1.28"))
+}
 # The public example values of secrets/secrets.yaml (encrypted to the committed demo key).
 SECRETS = {
     "litellm": {
@@ -113,14 +120,57 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout_seconds=cdk8s.Duration.seconds(5),
         )
 
-    def dropped() -> kplus.ContainerSecutiryContextCapabilities:
-        return kplus.ContainerSecutiryContextCapabilities(drop=[kplus.Capability.ALL])
+    def restricted(user: int) -> kplus.ContainerSecurityContextProps:
+        return kplus.ContainerSecurityContextProps(
+            ensure_non_root=True,
+            user=user,
+            group=user,
+            read_only_root_filesystem=True,
+            allow_privilege_escalation=False,
+            privileged=False,
+            capabilities=kplus.ContainerSecutiryContextCapabilities(drop=[kplus.Capability.ALL]),
+            seccomp_profile=kplus.SeccompProfile(type=kplus.SeccompProfileType.RUNTIME_DEFAULT),
+        )
+
+    def restricted_pod(user: int) -> kplus.PodSecurityContextProps:
+        return kplus.PodSecurityContextProps(
+            ensure_non_root=True, user=user, group=user, fs_group=user
+        )
+
+    def pod_seccomp(deployment: kplus.Deployment) -> None:
+        cdk8s.ApiObject.of(deployment).add_json_patch(
+            cdk8s.JsonPatch.add(
+                "/spec/template/spec/securityContext/seccompProfile", {"type": "RuntimeDefault"}
+            )
+        )
+
+    def app_probe(period: int) -> kplus.Probe:
+        return kplus.Probe.from_http_get(
+            "/",
+            port=APP_PORT,
+            period_seconds=cdk8s.Duration.seconds(period),
+            failure_threshold=3,
+            timeout_seconds=cdk8s.Duration.seconds(5),
+        )
+
+    def network_policy(scope: Construct, name: str, spec: dict[str, Any]) -> None:
+        policy = cdk8s.ApiObject(
+            Construct(scope, name),
+            "resource",
+            api_version="networking.k8s.io/v1",
+            kind="NetworkPolicy",
+            metadata=cdk8s.ApiObjectMetadata(name=name),
+        )
+        policy.add_json_patch(cdk8s.JsonPatch.add("/spec", spec))
+
+    def app_labels(name: str) -> dict[str, str]:
+        return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "app"}
 
     def consumer_app(
         scope: Construct, name: str, args: Sequence[str], secret: kplus.ISecret
     ) -> None:
         group = Construct(scope, name)
-        labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "app"}
+        labels = app_labels(name)
         deployment = kplus.Deployment(
             group,
             "deployment",
@@ -130,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 labels=labels,
                 annotations={"seance.dev/secrets-digest": STRIPE_SECRETS_DIGEST},
             ),
+            security_context=restricted_pod(65534),
             automount_service_account_token=False,
             containers=[
                 kplus.ContainerProps(
@@ -139,20 +190,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args=list(args),
                     ports=[kplus.ContainerPort(number=APP_PORT, name="http")],
                     env_from=[kplus.Env.from_secret(secret)],
-                    security_context=kplus.ContainerSecurityContextProps(
-                        user=65534, group=65534, capabilities=dropped()
-                    ),
+                    security_context=restricted(65534),
+                    readiness=app_probe(10),
+                    liveness=app_probe(10),
                     resources=resources(50, 64, 256),
                 )
             ],
         )
+        pod_seccomp(deployment)
         deployment.expose_via_service(
             name=name, ports=[kplus.ServicePort(port=APP_PORT, target_port=APP_PORT, name="http")]
         )
 
     app = cdk8s.App(outdir=str(args.outdir))
     namespace_chart = cdk8s.Chart(app, "namespace", disable_resource_name_hashes=True)
-    kplus.Namespace(namespace_chart, "namespace", metadata=cdk8s.ApiObjectMetadata(name=NAMESPACE))
+    kplus.Namespace(
+        namespace_chart,
+        "namespace",
+        metadata=cdk8s.ApiObjectMetadata(name=NAMESPACE, labels=POD_SECURITY),
+    )
 
     secrets_chart = cdk8s.Chart(
         app, "secrets", namespace=NAMESPACE, disable_resource_name_hashes=True
@@ -198,8 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "seance.dev/secrets-digest": LITELLM_SECRETS_DIGEST,
             },
         ),
-        security_context=kplus.PodSecurityContextProps(ensure_non_root=False),
+        security_context=restricted_pod(PROXY_UID),
         automount_service_account_token=False,
+        termination_grace_period=cdk8s.Duration.seconds(50),
         containers=[
             kplus.ContainerProps(
                 name="litellm",
@@ -208,16 +265,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args=["--config", "/etc/litellm/config.yaml", "--port", str(LITELLM_PORT)],
                 ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
                 env_from=[kplus.Env.from_secret(secrets["litellm"])],
-                env_variables={},
+                env_variables={"GRACEFUL_SHUTDOWN_TIMEOUT": kplus.EnvValue.from_value("30")},
                 volume_mounts=[
-                    kplus.VolumeMount(path="/etc/litellm", volume=config_volume, read_only=True)
+                    kplus.VolumeMount(path="/etc/litellm", volume=config_volume, read_only=True),
+                    kplus.VolumeMount(
+                        path="/tmp",  # noqa: S108 - the container's own /tmp, an emptyDir
+                        volume=kplus.Volume.from_empty_dir(
+                            litellm, "tmp-volume", "tmp", size_limit=cdk8s.Size.mebibytes(256)
+                        ),
+                    ),
                 ],
-                security_context=kplus.ContainerSecurityContextProps(
-                    ensure_non_root=False,
-                    read_only_root_filesystem=False,
-                    allow_privilege_escalation=False,
-                    privileged=False,
-                    capabilities=dropped(),
+                security_context=restricted(PROXY_UID),
+                lifecycle=kplus.ContainerLifecycle(
+                    pre_stop=kplus.Handler.from_command(["sleep", "5"])
                 ),
                 startup=probe("/health/liveliness", 5, 36),
                 liveness=probe("/health/liveliness", 15, 3),
@@ -226,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         ],
     )
+    pod_seccomp(deployment)
     service = deployment.expose_via_service(
         name="litellm",
         ports=[kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")],
@@ -255,9 +316,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         (f"-listen=:{APP_PORT}", "-text=backend placeholder: replace with your app"),
         secrets["stripe"],
     )
+    app_names = ["backend"]
     for index in range(args.apps):
         name, app_args = extra_app(index)
         consumer_app(gateway_chart, name, app_args, secrets["stripe"])
+        app_names.append(name)
+    network = Construct(gateway_chart, "network")
+    network_policy(
+        network, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": []}
+    )
+    controller = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    }
+    network_policy(
+        network,
+        "litellm-ingress",
+        {
+            "podSelector": {"matchLabels": labels},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        controller,
+                        *({"podSelector": {"matchLabels": app_labels(n)}} for n in app_names),
+                    ],
+                    "ports": [{"protocol": "TCP", "port": LITELLM_PORT}],
+                }
+            ],
+        },
+    )
+    network_policy(
+        network,
+        "backend-ingress",
+        {
+            "podSelector": {"matchLabels": app_labels("backend")},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [controller], "ports": [{"protocol": "TCP", "port": APP_PORT}]}],
+        },
+    )
     marks[BUILD] = time.perf_counter()
 
     if args.writer == "synth":

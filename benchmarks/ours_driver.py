@@ -18,7 +18,8 @@ from pathlib import Path
 
 from benchmarks.bare_cdk8s_plus import APP_IMAGE, APP_PORT, extra_app
 from lib.environments import ENVIRONMENTS, Environment
-from lib.specs.apps import ConsumerAppSpec
+from lib.specs.apps import ConsumerAppSpec, HttpProbes
+from lib.specs.image import ImageRef
 from lib.synthesis import SynthRequest, synthesize
 
 
@@ -26,7 +27,12 @@ def environments_with_apps(extra: int) -> dict[str, Environment]:
     dev = ENVIRONMENTS["dev"]
     apps = [
         ConsumerAppSpec(
-            name=name, image=APP_IMAGE, port=APP_PORT, secret_groups=("stripe",), args=args
+            name=name,
+            image=ImageRef.parse(APP_IMAGE),
+            port=APP_PORT,
+            secret_groups=("stripe",),
+            probes=HttpProbes(readiness_path="/", liveness_path="/"),
+            args=args,
         )
         for name, args in map(extra_app, range(extra))
     ]

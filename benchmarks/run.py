@@ -340,7 +340,7 @@ def _object_name(document: object) -> str | None:
 def _report_synth(
     results: Results, ours: Program, floor: Program, alternative: Program, candidate: Program
 ) -> None:
-    print("\n## Synth of the dev environment (9 objects), one fresh process each\n")
+    print("\n## Synth of the dev environment (12 objects), one fresh process each\n")
     print(f"{'program':<28}{'median s':>10}{'min s':>9}{'CPU s':>9}{'peak RSS MiB':>14}")
     for program in (ours, floor, alternative):
         runs = results.runs[program.label]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import cdk8s
 import cdk8s_plus_28 as kplus
 from constructs import Construct
 
+from lib.constructs.availability import Availability
 from lib.constructs.consumer_app import ConsumerApp
 from lib.constructs.gateway_ingress import GatewayIngress, GatewayIngressProps
-from lib.constructs.litellm import LiteLLM, LiteLLMProps
+from lib.constructs.litellm import LITELLM_PORT, LiteLLM, LiteLLMProps
+from lib.constructs.network_isolation import HTTPS_PORT, IsolatedWorkload, NetworkIsolation
 from lib.environments import Environment, PathPrefixMode
 from lib.wiring import LITELLM_POD, Wiring
 
@@ -43,7 +46,17 @@ class GatewayChart(cdk8s.Chart):
                 config_yaml=environment.proxy.render(),
                 env=environment.litellm_env(),
                 pod_annotations=_digest_annotation(secrets_digests.get(LITELLM_POD)),
+                availability=environment.gateway.availability,
             ),
+        )
+        Availability(
+            self,
+            "litellm-availability",
+            name="litellm",
+            deployment=litellm.deployment,
+            pod_labels=litellm.pod_labels,
+            replicas=environment.gateway.replicas,
+            spec=environment.gateway.availability,
         )
         GatewayIngress(
             self,
@@ -56,15 +69,37 @@ class GatewayChart(cdk8s.Chart):
                 strip_prefix=environment.path_prefix_mode is PathPrefixMode.REWRITE,
             ),
         )
+        isolated_apps = []
         for app in environment.apps:
-            ConsumerApp(
+            consumer = ConsumerApp(
                 self,
                 app.name,
                 spec=app,
                 secrets=[secrets_by_group[group] for group in wiring.app_groups[app.name]],
                 pod_annotations=_digest_annotation(secrets_digests.get(app.name)),
             )
+            isolated_apps.append(
+                (IsolatedWorkload(app.name, consumer.pod_labels, app.port), app.ingress)
+            )
+        NetworkIsolation(
+            self,
+            "network",
+            spec=environment.network,
+            gateway=IsolatedWorkload("litellm", litellm.pod_labels, LITELLM_PORT),
+            apps=isolated_apps,
+            gateway_egress_ports=_upstream_ports(environment),
+        )
 
 
 def _digest_annotation(digest: str | None) -> dict[str, str]:
     return {SECRETS_DIGEST_ANNOTATION: digest} if digest else {}
+
+
+def _upstream_ports(environment: Environment) -> list[int]:
+    """HTTPS, and the port of every model's custom ``api_base`` (for the egress policy)."""
+    ports = {HTTPS_PORT}
+    for model in environment.proxy.models:
+        if model.api_base is not None:
+            url = urlsplit(model.api_base)
+            ports.add(url.port or (80 if url.scheme == "http" else HTTPS_PORT))
+    return sorted(ports)

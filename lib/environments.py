@@ -8,7 +8,7 @@ To add an environment, add an entry to ``ENVIRONMENTS``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -16,11 +16,18 @@ from lib.errors import SynthError
 from lib.external_secrets import ExternalSecretSource, SecretStoreRef
 from lib.names import is_dns_label
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
-from lib.specs.apps import ConsumerAppSpec
+from lib.specs.apps import ConsumerAppSpec, HttpProbes
+from lib.specs.availability import AutoscalingSpec, AvailabilitySpec
 from lib.specs.gateway import GatewaySpec
+from lib.specs.image import ImagePolicy, ImageRef
+from lib.specs.network import AppIngress, NetworkSpec
 
 # Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release.
-LITELLM_IMAGE = "ghcr.io/berriai/litellm:main-v1.106.2"
+# The release notes of the 1.10x series publish and sign the images as
+# ghcr.io/berriai/<variant>:vX.Y.Z (no "main-" prefix, no "-stable" suffix); litellm-non_root
+# runs as uid 65534 and is what Pod Security "restricted" can run. Add @sha256:<digest> after
+# `crane digest` / `docker buildx imagetools inspect` against your registry (README).
+LITELLM_IMAGE = ImageRef.parse("ghcr.io/berriai/litellm-non_root:v1.106.2")
 # Where the proxy is served on the environment's host.
 LITELLM_PATH_PREFIX = "/litellm"
 
@@ -60,6 +67,8 @@ class Environment:
     ``tls_secret_name`` turns on TLS for the ingress host with that certificate Secret
     (created by cert-manager or by hand); ``None`` serves plain HTTP.
     ``gateway``: the LiteLLM proxy's image, replicas and workers.
+    ``network``: ingress isolation and the optional egress policy of the gateway.
+    ``image_policy``: whether every image must be pinned by digest.
     ``allow_demo_key`` lets the environment read a secrets file encrypted to the public demo
     key; production must not. ``proxy`` is LiteLLM's config.yaml: models and pass-through
     settings. ``secret_mode`` picks how values reach the cluster; ``external_secrets`` is the
@@ -77,6 +86,8 @@ class Environment:
     secret_mode: SecretMode = SecretMode.PLAIN
     external_secrets: ExternalSecretSource | None = None
     tls_secret_name: str | None = None
+    network: NetworkSpec = field(default_factory=NetworkSpec)
+    image_policy: ImagePolicy = field(default_factory=ImagePolicy)
     allow_demo_key: bool = False
     litellm_group: str = "litellm"
     ingress_class: str = "nginx"
@@ -89,13 +100,17 @@ class Environment:
 
 
 # A stand-in for your own backend: a tiny static HTTP server that receives the Stripe keys.
-# Replace image, port and args with your app's; keep the groups it really needs.
+# Replace image, port, args and probes with your app's; keep the groups it really needs.
+# http-echo answers every path with 200, so "/" serves as both probes. It is the app behind
+# the environment's host, so the ingress controller may reach it (add its Ingress route).
 _EXAMPLE_BACKEND = ConsumerAppSpec(
     name="backend",
-    image="docker.io/hashicorp/http-echo:1.0.0",
+    image=ImageRef.parse("docker.io/hashicorp/http-echo:1.0.0"),
     port=5678,
     secret_groups=("stripe",),
+    probes=HttpProbes(readiness_path="/", liveness_path="/"),
     args=("-listen=:5678", "-text=backend placeholder: replace with your app"),
+    ingress=AppIngress(from_ingress_controller=True),
 )
 
 # Models clients can ask for. Each provider's key comes from the secrets' litellm group
@@ -123,7 +138,13 @@ ENVIRONMENTS: dict[str, Environment] = {
         namespace="seance",
         host="backend.seance.dev",
         secrets_file=Path("secrets/prod.yaml"),
-        gateway=GatewaySpec(image=LITELLM_IMAGE, replicas=2),
+        gateway=GatewaySpec(
+            image=LITELLM_IMAGE,
+            replicas=2,
+            availability=AvailabilitySpec(
+                spread_across_zones=True, autoscaling=AutoscalingSpec(max_replicas=6)
+            ),
+        ),
         apps=(_EXAMPLE_BACKEND,),
         proxy=_MODELS,
         # Production writes no plaintext: the External Secrets Operator fills the Secrets
@@ -134,6 +155,12 @@ ENVIRONMENTS: dict[str, Environment] = {
             remote_key_template="seance/{group}",
         ),
         tls_secret_name="backend-seance-dev-tls",  # noqa: S106 - a Secret name, not a secret
+        # LiteLLM may reach DNS, its own namespace and HTTPS (plus its models' api_base ports).
+        network=NetworkSpec(restrict_gateway_egress=True),
+        # Off until real digests are pinned: none can be looked up from this project's
+        # machines, and a made-up digest would be an image that does not exist (README,
+        # "Pin images by digest"). Turn it on together with the digests.
+        image_policy=ImagePolicy(require_digests=False),
     ),
 }
 DEFAULT_ENVIRONMENT = "dev"
@@ -163,8 +190,21 @@ def check_environment(environment: Environment) -> None:
         raise SynthError(f"{where}: namespace '{environment.namespace}' is not a DNS-1123 label")
     if environment.secret_mode is SecretMode.EXTERNAL and environment.external_secrets is None:
         raise SynthError(f"{where}: secret_mode EXTERNAL needs external_secrets (the store)")
-    if environment.gateway.replicas < 1 or environment.gateway.workers < 1:
+    gateway = environment.gateway
+    if gateway.replicas < 1 or gateway.workers < 1:
         raise SynthError(f"{where}: gateway replicas and workers must be at least 1")
+    availability = gateway.availability
+    if gateway.replicas > 1 and availability.max_unavailable >= gateway.replicas:
+        raise SynthError(
+            f"{where}: gateway availability max_unavailable {availability.max_unavailable} "
+            f"lets all {gateway.replicas} replicas go at once: use less than replicas"
+        )
+    if availability.autoscaling and availability.autoscaling.max_replicas < gateway.replicas:
+        raise SynthError(
+            f"{where}: gateway autoscaling max_replicas "
+            f"{availability.autoscaling.max_replicas} is below replicas {gateway.replicas}"
+        )
+    _check_images(environment, where)
     seen: set[str] = set()
     for app in environment.apps:
         if not is_dns_label(app.name) or app.name in _RESERVED_APP_NAMES or app.name in seen:
@@ -179,5 +219,27 @@ def check_environment(environment: Environment) -> None:
             raise SynthError(
                 f"{where}: app '{app.name}' needs replicas >= 1 and a non-root run_as_user"
             )
-        if not app.image.strip():
-            raise SynthError(f"{where}: app '{app.name}' has no image")
+    for app in environment.apps:
+        unknown = sorted(set(app.ingress.from_apps) - seen)
+        if unknown:
+            raise SynthError(
+                f"{where}: app '{app.name}' allows ingress from unknown apps {unknown}: "
+                f"use names of this environment's apps ({', '.join(sorted(seen))})"
+            )
+
+
+def images(environment: Environment) -> dict[str, ImageRef]:
+    """Every image of the environment, by the workload that runs it."""
+    return {"litellm": environment.gateway.image, **{a.name: a.image for a in environment.apps}}
+
+
+def _check_images(environment: Environment, where: str) -> None:
+    if not environment.image_policy.require_digests:
+        return
+    for workload, image in images(environment).items():
+        if not image.pinned_by_digest:
+            raise SynthError(
+                f"{where}: image '{image}' of '{workload}' is not pinned by digest, and the "
+                "environment's image_policy requires digests: append @sha256:<digest> "
+                '(README, "Pin images by digest")'
+            )

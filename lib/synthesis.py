@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lib.environments import ENVIRONMENTS, Environment, SecretMode, environment_named
+from lib.environments import ENVIRONMENTS, Environment, SecretMode, environment_named, images
 from lib.errors import SynthError
 from lib.output import (
     ManifestFile,
@@ -23,6 +23,7 @@ from lib.secrets.digest import secrets_digest
 from lib.secrets.encrypted_file import inspect_encrypted_file, manifest_recipients
 from lib.secrets.model import SecretsDocument, parse_key_names, parse_secrets
 from lib.secrets.sops import decrypt, encrypt_manifests
+from lib.specs.image import ImageRef
 from lib.wiring import LITELLM_POD, Wiring, wire
 
 SOPS_CONFIG = PROJECT_ROOT / ".sops.yaml"
@@ -48,6 +49,7 @@ class SynthReport:
     keys: KeyReport
     outdir: Path
     files: tuple[RenderedFile, ...]
+    images: Mapping[str, ImageRef]
     # Every object as built, before any encryption of the secrets file: for tests and checks.
     # Holds plaintext values in PLAIN and SOPS modes, so it stays out of repr.
     objects: tuple[Mapping[str, object], ...] = field(repr=False)
@@ -69,8 +71,18 @@ class SynthReport:
             f"secrets: {self.secrets_file} ({self.secrets.layout.value} layout; {how}); "
             f"groups: {groups}",
             self.keys.line(),
+            self.images_line(),
             f"wrote {self.outdir}/: {written}",
         ]
+
+    def images_line(self) -> str:
+        """Per workload, its image and whether a digest pins it (a tag alone can be moved)."""
+        listed = "; ".join(
+            f"{workload} {image} "
+            f"({'pinned by digest' if image.pinned_by_digest else 'tag only, no digest'})"
+            for workload, image in self.images.items()
+        )
+        return f"images: {listed}"
 
 
 def synthesize(
@@ -122,6 +134,7 @@ def synthesize(
         keys=keys,
         outdir=request.outdir,
         files=files,
+        images=images(environment),
         objects=tuple(obj for manifest in manifests for obj in manifest.objects),
     )
 

@@ -54,6 +54,8 @@ def compose(
     mount_paths = []
     for mount in container.get("volumeMounts", []):
         volume = volumes[mount["name"]]
+        if "emptyDir" in volume:  # scratch space; the process writes where it already can
+            continue
         config_map = by_kind_name[("ConfigMap", volume["configMap"]["name"])]
         directory = root / mount["mountPath"].lstrip("/")
         directory.mkdir(parents=True, exist_ok=True)

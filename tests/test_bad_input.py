@@ -17,7 +17,8 @@ import yaml
 
 from lib.cli import main
 from lib.environments import ENVIRONMENTS
-from lib.specs.apps import ConsumerAppSpec
+from lib.specs.apps import ConsumerAppSpec, HttpProbes
+from lib.specs.image import ImageRef
 from tests.helpers import (
     FAKE_MASTER_KEY,
     FAKE_SECRETS,
@@ -205,7 +206,11 @@ def test_bad_input_duplicate_key_across_groups_one_pod_consumes(
 ) -> None:
     """The shipped apps consume one group each, so this row gives the CLI an app that takes two."""
     billing = ConsumerAppSpec(
-        name="billing", image="example/billing:1", port=8080, secret_groups=("stripe", "search")
+        name="billing",
+        image=ImageRef.parse("example/billing:1"),
+        port=8080,
+        secret_groups=("stripe", "search"),
+        probes=HttpProbes(readiness_path="/", liveness_path="/"),
     )
     monkeypatch.setitem(ENVIRONMENTS, "dev", replace(ENVIRONMENTS["dev"], apps=(billing,)))
     for name, value in clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)).items():

@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from lib import litellm_runtime
+from lib.constructs.litellm import DRAIN_TIMEOUT_VARIABLE
 from lib.environments import ENVIRONMENTS, PathPrefixMode
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.synthesis import SynthRequest, synthesize
@@ -271,6 +273,8 @@ def test_e2e_probe_paths_from_the_deployment_answer(proxy: RunningProxy) -> None
 
 def test_e2e_pod_gets_exactly_its_groups_keys(proxy: RunningProxy) -> None:
     plain = {"SERVER_ROOT_PATH"} if proxy.mode is PathPrefixMode.ROOT_PATH else set()
+    # Plain variables of the hardened pod: the drain timeout and the proxy's writable paths.
+    plain |= {DRAIN_TIMEOUT_VARIABLE, *litellm_runtime.RUNTIME_ENV}
     assert set(proxy.container.env) == set(FAKE_SECRETS["litellm"]) | plain
     assert proxy.container.container_port == 4000
 

@@ -106,20 +106,25 @@ def test_manifests_each_app_gets_exactly_its_declared_groups(report: SynthReport
 def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
     environment = ENVIRONMENTS[report.environment]
     deployment = find(report, "Deployment", "litellm")
-    assert deployment["spec"]["replicas"] == environment.gateway.replicas
+    if environment.gateway.availability.autoscaling:
+        # The autoscaler owns the count; a fixed one would be re-applied over its decision.
+        assert "replicas" not in deployment["spec"]
+        assert find(report, "HorizontalPodAutoscaler", "litellm")["spec"]["minReplicas"] == (
+            environment.gateway.replicas
+        )
+    else:
+        assert deployment["spec"]["replicas"] == environment.gateway.replicas
     main = container(deployment)
-    assert main["image"] == environment.gateway.image
-    assert main["image"].rsplit(":", 1)[1] not in ("latest", "main-latest", "main-stable")
+    assert main["image"] == str(environment.gateway.image)
+    assert main["image"].startswith("ghcr.io/berriai/litellm-non_root:v1.106.2")
     assert main["ports"] == [{"containerPort": 4000, "name": "http"}]
     assert main["livenessProbe"]["httpGet"]["path"] == "/health/liveliness"
     assert main["readinessProbe"]["httpGet"]["path"] == "/health/readiness"
     startup = main["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
-    # The stock image runs as root: runAsNonRoot would stop the kubelet from starting it.
-    assert main["securityContext"]["runAsNonRoot"] is False
-    assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is False
-    assert main["securityContext"]["allowPrivilegeEscalation"] is False
-    assert main["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    # The non-root image's user; Pod Security "restricted" is checked in test_pod_security.
+    assert main["securityContext"]["runAsUser"] == 65534
+    assert main["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_manifests_services_select_their_pods(report: SynthReport) -> None:
@@ -168,6 +173,7 @@ def test_manifests_everything_is_in_the_environment_namespace(report: SynthRepor
 
 
 def test_manifests_no_name_hashes(report: SynthReport) -> None:
+    egress = ENVIRONMENTS[report.environment].network.restrict_gateway_egress
     names = {o["metadata"]["name"] for o in objects(report)}
     assert names == {
         "seance",
@@ -176,6 +182,10 @@ def test_manifests_no_name_hashes(report: SynthReport) -> None:
         "litellm-secrets",
         "stripe-secrets",
         "backend",
+        "default-deny",
+        "litellm-ingress",
+        "backend-ingress",
+        *(["litellm-egress"] if egress else []),
     }
 
 
@@ -184,7 +194,7 @@ def test_manifests_config_is_mounted_where_the_args_point(report: SynthReport) -
     main = container(deployment)
     config_path = main["args"][main["args"].index("--config") + 1]
     assert main["args"][main["args"].index("--port") + 1] == "4000"
-    (mount,) = main["volumeMounts"]
+    (mount,) = [m for m in main["volumeMounts"] if m["name"] == "config"]
     assert config_path == f"{mount['mountPath']}/config.yaml"
     assert mount["readOnly"] is True
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
@@ -261,7 +271,7 @@ def test_manifests_root_path_mode_keeps_the_prefix_and_tells_litellm(
     (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
     assert (path["path"], path["pathType"]) == ("/litellm", "Prefix")
     env = container(find(report, "Deployment", "litellm"))["env"]
-    assert env == [{"name": "SERVER_ROOT_PATH", "value": "/litellm"}]
+    assert {"name": "SERVER_ROOT_PATH", "value": "/litellm"} in env
     for obj in objects(report):
         kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)
 

@@ -10,7 +10,8 @@ import pytest
 from lib.environments import ENVIRONMENTS, check_environment
 from lib.errors import SynthError
 from lib.secrets.model import parse_secrets
-from lib.specs.apps import ConsumerAppSpec
+from lib.specs.apps import ConsumerAppSpec, NoProbes
+from lib.specs.image import ImageRef
 from lib.wiring import wire
 from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS
 
@@ -19,7 +20,13 @@ DEV = ENVIRONMENTS["dev"]
 
 
 def app(name: str, *groups: str) -> ConsumerAppSpec:
-    return ConsumerAppSpec(name=name, image="example/app:1", port=8080, secret_groups=groups)
+    return ConsumerAppSpec(
+        name=name,
+        image=ImageRef.parse("example/app:1"),
+        port=8080,
+        secret_groups=groups,
+        probes=NoProbes(reason="wiring tests build no objects"),
+    )
 
 
 def test_wiring_litellm_gets_its_group_and_apps_get_theirs() -> None:

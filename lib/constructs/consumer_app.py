@@ -8,16 +8,22 @@ import cdk8s
 import cdk8s_plus_28 as kplus
 from constructs import Construct
 
-from lib.constructs.workload import dropped_capabilities, resources
-from lib.specs.apps import ConsumerAppSpec
+from lib.constructs.workload import (
+    http_probe,
+    resources,
+    restrict_pod,
+    restricted_container_security,
+    restricted_pod_security,
+)
+from lib.specs.apps import ConsumerAppSpec, HttpProbes
 
 
 class ConsumerApp(Construct):
     """A Deployment whose container gets exactly ``secrets`` through envFrom, and its Service.
 
-    Apps run with cdk8s-plus's hardened defaults (non-root, read-only root filesystem) and the
-    numeric user of their spec. ``pod_annotations`` carries the secrets digest, so a rotated
-    key rolls the pods.
+    Apps run under Pod Security "restricted" with a read-only root filesystem, as the numeric
+    user of their spec, with the probes of their spec. ``pod_annotations`` carries the secrets
+    digest, so a rotated key rolls the pods.
     """
 
     def __init__(
@@ -31,25 +37,46 @@ class ConsumerApp(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         labels = {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": "app"}
+        self.pod_labels = labels
+        probes = spec.probes if isinstance(spec.probes, HttpProbes) else None
         self.deployment = kplus.Deployment(
             self,
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=spec.name, labels=labels),
             replicas=spec.replicas,
             pod_metadata=cdk8s.ApiObjectMetadata(labels=labels, annotations=pod_annotations),
+            security_context=restricted_pod_security(user=spec.run_as_user, group=spec.run_as_user),
             automount_service_account_token=False,
             containers=[
                 kplus.ContainerProps(
                     name=spec.name,
-                    image=spec.image,
+                    image=str(spec.image),
                     image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
                     args=list(spec.args) or None,
                     ports=[kplus.ContainerPort(number=spec.port, name="http")],
                     env_from=[kplus.Env.from_secret(secret) for secret in secrets],
-                    security_context=kplus.ContainerSecurityContextProps(
-                        user=spec.run_as_user,
-                        group=spec.run_as_user,
-                        capabilities=dropped_capabilities(),
+                    security_context=restricted_container_security(
+                        user=spec.run_as_user, group=spec.run_as_user
+                    ),
+                    readiness=(
+                        http_probe(
+                            probes.readiness_path,
+                            spec.port,
+                            period_seconds=probes.period_seconds,
+                            failure_threshold=probes.failure_threshold,
+                        )
+                        if probes
+                        else None
+                    ),
+                    liveness=(
+                        http_probe(
+                            probes.liveness_path,
+                            spec.port,
+                            period_seconds=probes.period_seconds,
+                            failure_threshold=probes.failure_threshold,
+                        )
+                        if probes
+                        else None
                     ),
                     resources=resources(
                         cpu_request_millis=50, memory_request_mib=64, memory_limit_mib=256
@@ -57,6 +84,7 @@ class ConsumerApp(Construct):
                 )
             ],
         )
+        restrict_pod(self.deployment)
         self.service = self.deployment.expose_via_service(
             name=spec.name,
             ports=[kplus.ServicePort(port=spec.port, target_port=spec.port, name="http")],

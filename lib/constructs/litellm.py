@@ -10,7 +10,16 @@ import cdk8s
 import cdk8s_plus_28 as kplus
 from constructs import Construct
 
-from lib.constructs.workload import dropped_capabilities, http_probe, resources
+from lib import litellm_runtime
+from lib.constructs.workload import (
+    http_probe,
+    resources,
+    restrict_pod,
+    restricted_container_security,
+    restricted_pod_security,
+)
+from lib.specs.availability import AvailabilitySpec
+from lib.specs.image import ImageRef
 
 LITELLM_PORT = 4000
 CONFIG_DIR = "/etc/litellm"
@@ -22,25 +31,32 @@ READINESS_PATH = "/health/readiness"
 # before the kubelet starts counting liveness failures.
 STARTUP_PERIOD_SECONDS = 5
 STARTUP_FAILURE_THRESHOLD = 36
+# The proxy's own bound on draining in-flight requests after SIGTERM (its default is 30 s):
+# set explicitly so that the grace period computed from it holds.
+DRAIN_TIMEOUT_VARIABLE = "GRACEFUL_SHUTDOWN_TIMEOUT"
 
 
 @dataclass(frozen=True)
 class LiteLLMProps:
     """What the proxy needs.
 
-    ``image``: pinned LiteLLM image; the stock image has no USER line and runs as root.
-    ``replicas``: pod count. ``secrets``: the Secrets handed whole to the proxy through envFrom,
-    in order (a later Secret wins on a duplicate key, as the kubelet does it).
+    ``image``: pinned LiteLLM image, the non-root variant (it runs as
+    ``litellm_runtime.PROXY_UID``). ``replicas``: pod count (the autoscaler's floor when
+    ``availability`` has one). ``availability``: shutdown timing (the disruption budget,
+    spreading and autoscaler are the ``Availability`` construct's). ``secrets``: the Secrets
+    handed whole to the proxy through envFrom, in order (a later Secret wins on a duplicate
+    key, as the kubelet does it).
     ``config_yaml``: the proxy's config.yaml, mounted from a ConfigMap. ``env``: plain
     variables. ``pod_annotations``: extra pod-template annotations (the secrets digest).
     """
 
-    image: str
+    image: ImageRef
     replicas: int
     secrets: Sequence[kplus.ISecret]
     config_yaml: str
     env: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    availability: AvailabilitySpec = field(default_factory=AvailabilitySpec)
     name: str = "litellm"
 
 
@@ -49,6 +65,10 @@ class LiteLLM(Construct):
 
     The pod template carries a digest of the config, so editing it rolls the pods (a mounted
     ConfigMap changes in place, but the proxy reads it only at start).
+
+    The pod meets Pod Security "restricted" with a read-only root filesystem: every path the
+    proxy writes is an ``emptyDir`` from ``lib.litellm_runtime.WRITABLE_MOUNTS`` (with its
+    size limit) and the variables of ``RUNTIME_ENV`` point the proxy there.
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: LiteLLMProps) -> None:
@@ -57,6 +77,7 @@ class LiteLLM(Construct):
             "app.kubernetes.io/name": props.name,
             "app.kubernetes.io/component": "llm-gateway",
         }
+        self.pod_labels = labels
         self.config_map = kplus.ConfigMap(
             self,
             "config",
@@ -67,41 +88,71 @@ class LiteLLM(Construct):
         config_volume = kplus.Volume.from_config_map(
             self, "config-volume", self.config_map, name="config"
         )
+        writable = [
+            kplus.VolumeMount(
+                path=mount.path,
+                volume=kplus.Volume.from_empty_dir(
+                    self,
+                    f"{mount.name}-volume",
+                    mount.name,
+                    size_limit=cdk8s.Size.mebibytes(mount.size_limit_mib),
+                ),
+            )
+            for mount in litellm_runtime.WRITABLE_MOUNTS
+        ]
+        env = {
+            **litellm_runtime.RUNTIME_ENV,
+            DRAIN_TIMEOUT_VARIABLE: str(props.availability.shutdown_drain_seconds),
+            **props.env,
+        }
+        prestop_sleep = props.availability.prestop_sleep_seconds
         self.deployment = kplus.Deployment(
             self,
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=props.name, labels=labels),
-            replicas=props.replicas,
+            # An autoscaled Deployment leaves replicas to the autoscaler: a fixed count here
+            # would be re-applied over its decision on every deploy.
+            replicas=None if props.availability.autoscaling else props.replicas,
             pod_metadata=cdk8s.ApiObjectMetadata(
                 labels=labels,
                 annotations={CONFIG_DIGEST_ANNOTATION: config_digest, **props.pod_annotations},
             ),
-            # The stock image runs as root: with cdk8s-plus's default runAsNonRoot the kubelet
-            # would refuse to start it. Root is kept powerless instead: no capabilities, no
-            # privilege escalation. Its filesystem stays writable because the proxy writes
-            # under its install directory at start-up.
-            security_context=kplus.PodSecurityContextProps(ensure_non_root=False),
+            security_context=restricted_pod_security(
+                user=litellm_runtime.PROXY_UID, group=litellm_runtime.PROXY_GID
+            ),
             automount_service_account_token=False,
+            termination_grace_period=cdk8s.Duration.seconds(
+                props.availability.termination_grace_seconds
+            ),
             containers=[
                 kplus.ContainerProps(
                     name=props.name,
-                    image=props.image,
+                    image=str(props.image),
                     image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
                     args=["--config", f"{CONFIG_DIR}/{CONFIG_FILE}", "--port", str(LITELLM_PORT)],
                     ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
                     env_from=[kplus.Env.from_secret(secret) for secret in props.secrets],
                     env_variables={
-                        name: kplus.EnvValue.from_value(value) for name, value in props.env.items()
+                        name: kplus.EnvValue.from_value(value) for name, value in env.items()
                     },
                     volume_mounts=[
-                        kplus.VolumeMount(path=CONFIG_DIR, volume=config_volume, read_only=True)
+                        kplus.VolumeMount(path=CONFIG_DIR, volume=config_volume, read_only=True),
+                        *writable,
                     ],
-                    security_context=kplus.ContainerSecurityContextProps(
-                        ensure_non_root=False,
-                        read_only_root_filesystem=False,
-                        allow_privilege_escalation=False,
-                        privileged=False,
-                        capabilities=dropped_capabilities(),
+                    security_context=restricted_container_security(
+                        user=litellm_runtime.PROXY_UID, group=litellm_runtime.PROXY_GID
+                    ),
+                    # The endpoint controllers remove a terminating pod from the Service while
+                    # the kubelet already signals it; sleeping first lets that removal reach
+                    # every node before the proxy stops accepting. `sleep` is in the image
+                    # (Wolfi base; its Dockerfile's runtime stage runs it); Kubernetes 1.28 has
+                    # no built-in sleep action.
+                    lifecycle=(
+                        kplus.ContainerLifecycle(
+                            pre_stop=kplus.Handler.from_command(["sleep", str(prestop_sleep)])
+                        )
+                        if prestop_sleep
+                        else None
                     ),
                     startup=http_probe(
                         LIVENESS_PATH,
@@ -121,6 +172,7 @@ class LiteLLM(Construct):
                 )
             ],
         )
+        restrict_pod(self.deployment)
         self.service = self.deployment.expose_via_service(
             name=props.name,
             ports=[kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")],

@@ -38,3 +38,39 @@ def http_probe(path: str, port: int, *, period_seconds: int, failure_threshold: 
 
 def dropped_capabilities() -> kplus.ContainerSecutiryContextCapabilities:
     return kplus.ContainerSecutiryContextCapabilities(drop=[kplus.Capability.ALL])
+
+
+# Pod Security "restricted" (v1.28), field by field: a numeric non-root user and group,
+# RuntimeDefault seccomp, no privilege escalation, every capability dropped; on top of the
+# standard, a read-only root filesystem (writable paths are emptyDir mounts).
+SECCOMP_RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+
+
+def restricted_container_security(*, user: int, group: int) -> kplus.ContainerSecurityContextProps:
+    return kplus.ContainerSecurityContextProps(
+        ensure_non_root=True,
+        user=user,
+        group=group,
+        read_only_root_filesystem=True,
+        allow_privilege_escalation=False,
+        privileged=False,
+        capabilities=dropped_capabilities(),
+        seccomp_profile=kplus.SeccompProfile(type=kplus.SeccompProfileType.RUNTIME_DEFAULT),
+    )
+
+
+def restricted_pod_security(*, user: int, group: int) -> kplus.PodSecurityContextProps:
+    """The pod-level half; ``restrict_pod`` adds the seccomp profile cdk8s-plus cannot set."""
+    return kplus.PodSecurityContextProps(
+        ensure_non_root=True, user=user, group=group, fs_group=group
+    )
+
+
+def restrict_pod(deployment: kplus.Deployment) -> None:
+    """Set the pod-level seccomp profile too, so that a container added later (a sidecar, a
+    debug container) inherits RuntimeDefault; cdk8s-plus sets it on containers only."""
+    cdk8s.ApiObject.of(deployment).add_json_patch(
+        cdk8s.JsonPatch.add(
+            "/spec/template/spec/securityContext/seccompProfile", SECCOMP_RUNTIME_DEFAULT
+        )
+    )

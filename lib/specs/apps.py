@@ -2,21 +2,65 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from lib.errors import SynthError
+from lib.specs.image import ImageRef
+from lib.specs.network import AppIngress
+
+
+@dataclass(frozen=True)
+class HttpProbes:
+    """Readiness and liveness as HTTP GETs on the app's port; any 2xx or 3xx passes.
+
+    Readiness takes the pod out of its Service while it fails; liveness restarts the
+    container after ``failure_threshold`` failures in a row.
+    """
+
+    readiness_path: str
+    liveness_path: str
+    period_seconds: int = 10
+    failure_threshold: int = 3
+
+    def __post_init__(self) -> None:
+        for path in (self.readiness_path, self.liveness_path):
+            if not path.startswith("/"):
+                raise SynthError(f"probe path '{path}' must start with '/'")
+        if self.period_seconds < 1 or self.failure_threshold < 1:
+            raise SynthError("probe period_seconds and failure_threshold must be at least 1")
+
+
+@dataclass(frozen=True)
+class NoProbes:
+    """An explicit opt-out: the app has no HTTP health endpoint. ``reason`` says why.
+
+    Without probes a hung app keeps receiving traffic and is never restarted; prefer
+    ``HttpProbes``.
+    """
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise SynthError("NoProbes needs a reason: say why the app cannot be probed")
 
 
 @dataclass(frozen=True)
 class ConsumerAppSpec:
     """An app that consumes secret groups through envFrom.
 
+    ``probes`` is required: ``HttpProbes`` or an explicit ``NoProbes(reason=...)``.
     ``run_as_user`` must be a numeric user the image can run as: the pod refuses to start an
     image whose USER is root or a name when ``runAsNonRoot`` is set, as it is for every app.
+    ``ingress``: who may connect to the app (default: nobody).
     """
 
     name: str
-    image: str
+    image: ImageRef
     port: int
     secret_groups: tuple[str, ...]
+    probes: HttpProbes | NoProbes
     args: tuple[str, ...] = ()
     replicas: int = 1
     run_as_user: int = 65534
+    ingress: AppIngress = field(default_factory=AppIngress)

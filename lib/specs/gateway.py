@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from lib.specs.availability import AvailabilitySpec
+from lib.specs.image import ImageRef
 
 
 @dataclass(frozen=True)
 class GatewaySpec:
     """How the LiteLLM proxy runs in one environment.
 
-    ``image``: the pinned LiteLLM image. ``replicas``: pod count. ``workers``: proxy worker
-    processes per pod (LiteLLM's ``--num_workers``); more than one replica or worker needs a
-    shared Redis for rate limits, cooldowns and caching to hold across processes.
+    ``image``: the pinned LiteLLM image (the non-root variant: the pod runs as the image's
+    numeric user under Pod Security "restricted"). ``replicas``: pod count, and the floor of
+    the autoscaler if ``availability`` has one. ``workers``: proxy worker processes per pod
+    (LiteLLM's ``--num_workers``); more than one replica or worker needs a shared Redis for rate
+    limits, cooldowns and caching to hold across processes. ``availability``: disruption
+    budget, spreading, autoscaling and shutdown timing.
     """
 
-    image: str
+    image: ImageRef
     replicas: int = 1
     workers: int = 1
+    availability: AvailabilitySpec = field(default_factory=AvailabilitySpec)

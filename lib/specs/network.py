@@ -1,0 +1,103 @@
+"""Who may talk to whom: the settings the NetworkPolicies are built from."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from lib.errors import SynthError
+
+# Kubernetes sets this label on every namespace (since 1.21) to the namespace's own name.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+# Label keys: an optional DNS-subdomain prefix and a name of at most 63 characters.
+_LABEL_KEY = re.compile(
+    r"(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+)
+_LABEL_VALUE = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+
+
+def _labels(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+def check_labels(labels: Mapping[str, str], what: str) -> None:
+    for key, value in labels.items():
+        if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
+            raise SynthError(f"{what}: '{key}: {value}' is not a valid Kubernetes label")
+
+
+@dataclass(frozen=True)
+class AppIngress:
+    """Who may open connections to an app's port. The default is nobody.
+
+    ``from_ingress_controller``: the ingress controller's pods (see ``NetworkSpec``), for an
+    app that has its own Ingress route. ``from_gateway``: the LiteLLM pods (for example an
+    app that serves a callback). ``from_apps``: other apps of the environment, by name.
+    """
+
+    from_ingress_controller: bool = False
+    from_gateway: bool = False
+    from_apps: tuple[str, ...] = ()
+
+    @property
+    def anyone(self) -> bool:
+        return self.from_ingress_controller or self.from_gateway or bool(self.from_apps)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The environment's network isolation.
+
+    Ingress is always isolated: a default-deny policy for the namespace, LiteLLM open on its
+    port to the ingress controller and to the environment's apps, each app open to what its
+    ``AppIngress`` allows. The ingress controller is found by the labels of its namespace
+    (``ingress_controller_namespace``, default: the namespace named ``ingress-nginx``) and,
+    optionally, of its pods (``ingress_controller_pods``).
+
+    Egress is open unless ``restrict_gateway_egress``: then LiteLLM may reach DNS (the
+    ``kube-dns`` pods of ``kube-system``), pods of its own namespace, and TCP 443 plus the
+    ports of the models' ``api_base`` URLs at ``egress_cidrs``. Apps' egress stays open: what
+    an app calls is the app's business.
+    """
+
+    ingress_controller_namespace: Mapping[str, str] = field(
+        default_factory=lambda: _labels({NAMESPACE_NAME_LABEL: "ingress-nginx"})
+    )
+    ingress_controller_pods: Mapping[str, str] = field(default_factory=lambda: _labels({}))
+    restrict_gateway_egress: bool = False
+    egress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    dns_namespace: Mapping[str, str] = field(
+        default_factory=lambda: _labels({NAMESPACE_NAME_LABEL: "kube-system"})
+    )
+    dns_pods: Mapping[str, str] = field(default_factory=lambda: _labels({"k8s-app": "kube-dns"}))
+
+    def __post_init__(self) -> None:
+        if not self.ingress_controller_namespace:
+            raise SynthError(
+                "network ingress_controller_namespace is empty, which would select every "
+                f"namespace: give its labels, e.g. {{'{NAMESPACE_NAME_LABEL}': 'ingress-nginx'}}"
+            )
+        for what, labels in (
+            ("network ingress_controller_namespace", self.ingress_controller_namespace),
+            ("network ingress_controller_pods", self.ingress_controller_pods),
+            ("network dns_namespace", self.dns_namespace),
+            ("network dns_pods", self.dns_pods),
+        ):
+            check_labels(labels, what)
+        for cidr in self.egress_cidrs:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise SynthError(
+                    f"network egress_cidrs entry '{cidr}' is not a CIDR block such as "
+                    "'0.0.0.0/0' or '203.0.113.0/24'"
+                ) from None
+        if self.restrict_gateway_egress and not self.egress_cidrs:
+            raise SynthError(
+                "network restrict_gateway_egress with no egress_cidrs would cut LiteLLM off "
+                "from every model provider: list the CIDR blocks it may reach"
+            )
