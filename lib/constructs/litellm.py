@@ -11,6 +11,7 @@ import cdk8s_plus_28 as kplus
 from constructs import Construct
 
 from lib.constructs.workload import dropped_capabilities, http_probe, resources
+from lib.litellm_runtime import PROXY_GID, PROXY_UID, RUNTIME_ENV, WRITABLE_MOUNTS
 
 LITELLM_PORT = 4000
 CONFIG_DIR = "/etc/litellm"
@@ -28,7 +29,7 @@ STARTUP_FAILURE_THRESHOLD = 36
 class LiteLLMProps:
     """What the proxy needs.
 
-    ``image``: pinned LiteLLM image; the stock image has no USER line and runs as root.
+    ``image``: pinned LiteLLM image; it runs as PROXY_UID (the litellm-non_root variant's user).
     ``replicas``: pod count. ``secrets``: the Secrets handed whole to the proxy through envFrom,
     in order (a later Secret wins on a duplicate key, as the kubelet does it).
     ``config_yaml``: the proxy's config.yaml, mounted from a ConfigMap. ``env``: plain
@@ -67,6 +68,21 @@ class LiteLLM(Construct):
         config_volume = kplus.Volume.from_config_map(
             self, "config-volume", self.config_map, name="config"
         )
+        # The root filesystem is read-only: each path the proxy writes is an emptyDir of its own
+        # (lib/litellm_runtime.py says which and why), sized so a runaway write evicts the pod
+        # instead of filling the node.
+        writable_mounts = [
+            kplus.VolumeMount(
+                path=mount.path,
+                volume=kplus.Volume.from_empty_dir(
+                    self,
+                    f"{mount.name}-volume",
+                    mount.name,
+                    size_limit=cdk8s.Size.mebibytes(mount.size_limit_mib),
+                ),
+            )
+            for mount in WRITABLE_MOUNTS
+        ]
         self.deployment = kplus.Deployment(
             self,
             "deployment",
@@ -76,11 +92,10 @@ class LiteLLM(Construct):
                 labels=labels,
                 annotations={CONFIG_DIGEST_ANNOTATION: config_digest, **props.pod_annotations},
             ),
-            # The stock image runs as root: with cdk8s-plus's default runAsNonRoot the kubelet
-            # would refuse to start it. Root is kept powerless instead: no capabilities, no
-            # privilege escalation. Its filesystem stays writable because the proxy writes
-            # under its install directory at start-up.
-            security_context=kplus.PodSecurityContextProps(ensure_non_root=False),
+            # The non-root image's numeric user, so the kubelet can check runAsNonRoot.
+            security_context=kplus.PodSecurityContextProps(
+                ensure_non_root=True, user=PROXY_UID, group=PROXY_GID
+            ),
             automount_service_account_token=False,
             containers=[
                 kplus.ContainerProps(
@@ -91,14 +106,18 @@ class LiteLLM(Construct):
                     ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
                     env_from=[kplus.Env.from_secret(secret) for secret in props.secrets],
                     env_variables={
-                        name: kplus.EnvValue.from_value(value) for name, value in props.env.items()
+                        name: kplus.EnvValue.from_value(value)
+                        for name, value in {**RUNTIME_ENV, **props.env}.items()
                     },
                     volume_mounts=[
-                        kplus.VolumeMount(path=CONFIG_DIR, volume=config_volume, read_only=True)
+                        kplus.VolumeMount(path=CONFIG_DIR, volume=config_volume, read_only=True),
+                        *writable_mounts,
                     ],
                     security_context=kplus.ContainerSecurityContextProps(
-                        ensure_non_root=False,
-                        read_only_root_filesystem=False,
+                        ensure_non_root=True,
+                        user=PROXY_UID,
+                        group=PROXY_GID,
+                        read_only_root_filesystem=True,
                         allow_privilege_escalation=False,
                         privileged=False,
                         capabilities=dropped_capabilities(),
