@@ -59,7 +59,7 @@ WRITABLE_MOUNTS: tuple[WritableMount, ...] = (TMP_MOUNT, UI_MOUNT)
 # Plain variables that point the proxy's writes into WRITABLE_MOUNTS.
 RUNTIME_ENV: Mapping[str, str] = MappingProxyType(
     {
-        # Python's default already, set so an image that sets TMPDIR elsewhere cannot miss the mount.
+        # Python's default already; set so an image with its own TMPDIR still writes to the mount.
         "TMPDIR": TMP_MOUNT.path,
         # A directory the proxy creates itself inside the mount: its copy ends by setting the
         # target's timestamps, which only the owner may do, and an emptyDir's root is root's.
