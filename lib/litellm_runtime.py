@@ -46,7 +46,7 @@ TMP_MOUNT = WritableMount(
     name="tmp",
     path="/tmp",  # noqa: S108 - an emptyDir of the pod's own, not a shared host /tmp
     size_limit_mib=256,
-    why="Python's tempfile: probed at start, then request bodies spooled to disk (uploads)",
+    why="Python's tempfile: probed at start; uploaded files over 1 MiB spool here (starlette)",
 )
 UI_MOUNT = WritableMount(
     name="ui",
