@@ -45,8 +45,12 @@ $(VENV)/.test-deps: pyproject.toml $(VENV)/.synth-deps
 	touch $@
 
 # The LiteLLM proxy for the end-to-end test, pinned in pyproject.toml [tool.litellm-proxy].
+# Built on the system interpreter: the test runs it as the pod's non-root user, who cannot read
+# an interpreter under /root (a venv made from pyenv there silently falls back to another Python).
+PROXY_PYTHON ?= /usr/bin/python3
 $(PROXY_VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(PROXY_VENV)
+	test "$$(readlink $(PROXY_VENV)/bin/python3)" = "$(PROXY_PYTHON)" \
+	  || { rm -rf $(PROXY_VENV) && $(PROXY_PYTHON) -m venv $(PROXY_VENV); }
 	$(PROXY_VENV)/bin/python -m pip install --quiet $$($(PYTHON) -c \
 	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["litellm-proxy"]["requirements"]))')
 	touch $@

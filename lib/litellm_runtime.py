@@ -2,8 +2,23 @@
 
 The container runs with a read-only root filesystem, so every path the proxy writes must be a
 mounted ``emptyDir``, and the proxy is pointed at those mounts through variables where it lets
-us. This list is measured on the pinned release (by reading its source and by running it locked
-down in tests/test_litellm_e2e.py), not guessed; change it together with the pinned image.
+us. Measured on litellm[proxy]==1.106.2, not guessed; change it together with the pinned image:
+
+- by reading its source: ``tempfile`` probes and uses ``$TMPDIR`` (default ``/tmp``); the admin
+  UI is copied at start into ``LITELLM_UI_PATH`` when that differs from the packaged copy, then
+  rewritten in place for ``SERVER_ROOT_PATH`` (``proxy/proxy_server.py``); without a writable
+  copy it logs "Cannot apply server_root_path replacements" and the UI's links miss the prefix.
+- by running it: as uid 65534 in a private mount namespace with every mount read-only except
+  these tmpfs mounts, traced with ``strace -f`` through boot, probes, ``/v1/models``, a chat
+  request, ``/utils/token_counter``, ``/get_image`` and ``/ui``: the only writes are the
+  ``tempfile`` probe in ``/tmp`` and the UI copy; no EROFS or EACCES anywhere. The end-to-end test
+  (tests/test_litellm_e2e.py) keeps proving it on every run.
+
+Not needed by this deployment, so not mounted (each would fail loudly on the read-only root,
+not silently): ``LITELLM_MIGRATION_DIR`` and Prisma's binary cache (only with ``DATABASE_URL``);
+``PROMETHEUS_MULTIPROC_DIR`` (only with several workers and prometheus; it defaults to a
+directory under ``$TMPDIR``, so the ``tmp`` mount would hold it); nothing is written under
+``$HOME`` or ``$XDG_CACHE_HOME`` (tiktoken reads the tokenizers bundled in the package).
 """
 
 from __future__ import annotations
@@ -27,10 +42,27 @@ class WritableMount:
     why: str
 
 
-# Provisional until measured: /tmp is the one path known to be needed (shared/REFERENCE.md).
-WRITABLE_MOUNTS: tuple[WritableMount, ...] = (
-    WritableMount(name="tmp", path="/tmp", size_limit_mib=256, why="temporary files"),  # noqa: S108
+TMP_MOUNT = WritableMount(
+    name="tmp",
+    path="/tmp",  # noqa: S108 - an emptyDir of the pod's own, not a shared host /tmp
+    size_limit_mib=256,
+    why="Python's tempfile: probed at start; uploaded files over 1 MiB spool here (starlette)",
 )
+UI_MOUNT = WritableMount(
+    name="ui",
+    path="/var/lib/litellm/ui",
+    size_limit_mib=64,
+    why="the admin UI (19 MiB) copied at start and rewritten for SERVER_ROOT_PATH",
+)
+WRITABLE_MOUNTS: tuple[WritableMount, ...] = (TMP_MOUNT, UI_MOUNT)
 
 # Plain variables that point the proxy's writes into WRITABLE_MOUNTS.
-RUNTIME_ENV: Mapping[str, str] = MappingProxyType({})
+RUNTIME_ENV: Mapping[str, str] = MappingProxyType(
+    {
+        # Python's default already; set so an image with its own TMPDIR still writes to the mount.
+        "TMPDIR": TMP_MOUNT.path,
+        # A directory the proxy creates itself inside the mount: its copy ends by setting the
+        # target's timestamps, which only the owner may do, and an emptyDir's root is root's.
+        "LITELLM_UI_PATH": f"{UI_MOUNT.path}/served",
+    }
+)

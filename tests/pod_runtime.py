@@ -2,9 +2,14 @@
 
 Only what the kubelet does for the objects this project emits: envFrom entries in order (a
 later one wins on a duplicate key), then ``env`` entries on top; keys that are not valid
-environment variable names skipped; ConfigMap volumes written as files under their mount path
-(re-rooted below a temporary directory); the container's args, with mount paths re-rooted the
-same way. No cluster needed, and nothing is taken from the test process's own environment.
+environment variable names skipped; ConfigMap volumes rendered as files into a directory the
+runner mounts read-only at the mount path; emptyDir volumes as size-limited tmpfs mounts; the
+user, group and filesystem rules of the security contexts (the container's over the pod's).
+No cluster needed, and nothing is taken from the test process's own environment.
+
+A field this stand-in does not know is refused, not skipped: a Deployment that grows a new
+volume type or security setting must be taught here before the end-to-end test can pass.
+Fields that only matter to the scheduler or the kubelet's bookkeeping are listed as known.
 """
 
 from __future__ import annotations
@@ -17,27 +22,115 @@ from pathlib import Path
 from typing import Any
 
 _ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi)?$")
+_BINARY_SUFFIX = {None: 1, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+
+# What a local process has no use for: scheduling, image pulling, restarts, resource accounting.
+_POD_FIELDS_WITHOUT_LOCAL_EFFECT = frozenset(
+    {
+        "affinity",
+        "automountServiceAccountToken",
+        "dnsPolicy",
+        "hostNetwork",
+        "nodeSelector",
+        "priorityClassName",
+        "restartPolicy",
+        "serviceAccountName",
+        "setHostnameAsFQDN",
+        "terminationGracePeriodSeconds",
+        "tolerations",
+        "topologySpreadConstraints",
+    }
+)
+# ``lifecycle``: the preStop hook runs only when the kubelet stops the pod, before SIGTERM; the
+# test stops its process with SIGTERM directly.
+_CONTAINER_FIELDS_WITHOUT_LOCAL_EFFECT = frozenset(
+    {"image", "imagePullPolicy", "lifecycle", "name", "resources", "startupProbe"}
+)
+_POD_SECURITY_FIELDS = frozenset(
+    {"fsGroup", "fsGroupChangePolicy", "runAsNonRoot", "runAsUser", "runAsGroup", "seccompProfile"}
+)
+_CONTAINER_SECURITY_FIELDS = frozenset(
+    {
+        "allowPrivilegeEscalation",
+        "capabilities",
+        "privileged",
+        "readOnlyRootFilesystem",
+        "runAsNonRoot",
+        "runAsUser",
+        "runAsGroup",
+        "seccompProfile",
+    }
+)
+
+
+class UnsupportedPodSpec(Exception):
+    """The objects ask for something this stand-in cannot reproduce faithfully."""
+
+
+@dataclass(frozen=True)
+class TmpfsMount:
+    """An emptyDir: a fresh, empty, writable directory at ``path`` of at most ``size_bytes``."""
+
+    name: str
+    path: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class ConfigMount:
+    """A ConfigMap volume: the files rendered into ``source``, seen read-only at ``path``."""
+
+    path: str
+    source: Path
 
 
 @dataclass(frozen=True)
 class ContainerProcess:
-    """What to start: args, environment and the probe paths of the container."""
+    """What to start, as whom, and what it may write."""
 
     args: tuple[str, ...]
     env: Mapping[str, str] = field(repr=False)  # secret values: never in a failure message
     liveness_path: str
     readiness_path: str
     container_port: int
+    user: int | None
+    group: int | None
+    supplementary_groups: tuple[int, ...]  # the pod's fsGroup, as the kubelet adds it
+    run_as_non_root: bool
+    read_only_root_filesystem: bool
+    no_new_privileges: bool
+    drops_all_capabilities: bool
+    config_mounts: tuple[ConfigMount, ...]
+    writable_mounts: tuple[TmpfsMount, ...]
 
 
 def compose(
     objects: Sequence[Mapping[str, Any]], deployment_name: str, root: Path
 ) -> ContainerProcess:
-    """The single container of ``deployment_name``, its volumes written below ``root``."""
+    """The single container of ``deployment_name``; ConfigMap files are rendered below ``root``."""
     by_kind_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     deployment = by_kind_name[("Deployment", deployment_name)]
     pod = deployment["spec"]["template"]["spec"]
+    _refuse_unknown(
+        pod, {"containers", "volumes", "securityContext"}, _POD_FIELDS_WITHOUT_LOCAL_EFFECT, "pod"
+    )
     (container,) = pod["containers"]
+    _refuse_unknown(
+        container,
+        {
+            "args",
+            "env",
+            "envFrom",
+            "livenessProbe",
+            "ports",
+            "readinessProbe",
+            "securityContext",
+            "volumeMounts",
+        },
+        _CONTAINER_FIELDS_WITHOUT_LOCAL_EFFECT,
+        "container",
+    )
 
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
@@ -51,27 +144,82 @@ def compose(
     env = {name: value for name, value in env.items() if _ENV_VAR_NAME.fullmatch(name)}
 
     volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
-    mount_paths = []
+    config_mounts: list[ConfigMount] = []
+    writable_mounts: list[TmpfsMount] = []
     for mount in container.get("volumeMounts", []):
+        _refuse_unknown(mount, {"name", "mountPath", "readOnly"}, frozenset(), "volumeMount")
         volume = volumes[mount["name"]]
-        if "emptyDir" in volume:  # scratch space; the process writes where it already can
-            continue
-        config_map = by_kind_name[("ConfigMap", volume["configMap"]["name"])]
-        directory = root / mount["mountPath"].lstrip("/")
-        directory.mkdir(parents=True, exist_ok=True)
-        for key, text in config_map["data"].items():
-            (directory / key).write_text(text, encoding="utf-8")
-        mount_paths.append(mount["mountPath"])
+        path = mount["mountPath"]
+        if set(volume) == {"name", "configMap"}:
+            if mount.get("readOnly") is not True:
+                raise UnsupportedPodSpec(f"ConfigMap mount {path} is not readOnly")
+            config_map = by_kind_name[("ConfigMap", volume["configMap"]["name"])]
+            directory = root / mount["name"]
+            directory.mkdir(parents=True)
+            for key, text in config_map["data"].items():
+                (directory / key).write_text(text, encoding="utf-8")
+            config_mounts.append(ConfigMount(path=path, source=directory))
+        elif set(volume) == {"name", "emptyDir"} and set(volume["emptyDir"]) == {"sizeLimit"}:
+            if mount.get("readOnly"):
+                raise UnsupportedPodSpec(f"emptyDir mount {path} is readOnly")
+            size = _bytes(volume["emptyDir"]["sizeLimit"])
+            writable_mounts.append(TmpfsMount(name=mount["name"], path=path, size_bytes=size))
+        else:
+            raise UnsupportedPodSpec(f"volume {mount['name']!r}: only ConfigMap and sized emptyDir")
 
-    args = tuple(_rerooted(arg, mount_paths, root) for arg in container.get("args", []))
+    pod_security = pod.get("securityContext", {})
+    container_security = container.get("securityContext", {})
+    _refuse_unknown(pod_security, set(), _POD_SECURITY_FIELDS, "pod securityContext")
+    _refuse_unknown(
+        container_security, set(), _CONTAINER_SECURITY_FIELDS, "container securityContext"
+    )
+    for security in (pod_security, container_security):
+        profile = security.get("seccompProfile", {"type": "RuntimeDefault"})
+        if profile != {"type": "RuntimeDefault"}:
+            raise UnsupportedPodSpec(f"seccompProfile {profile}")
+    if container_security.get("privileged"):
+        raise UnsupportedPodSpec("a privileged container")
+    capabilities = container_security.get("capabilities", {})
+    if set(capabilities) - {"drop"}:
+        raise UnsupportedPodSpec(f"capabilities {capabilities}")
+
+    def effective(key: str) -> Any:
+        return container_security.get(key, pod_security.get(key))
+
     (port,) = container["ports"]
     return ContainerProcess(
-        args=args,
+        args=tuple(container.get("args", [])),
         env=env,
         liveness_path=container["livenessProbe"]["httpGet"]["path"],
         readiness_path=container["readinessProbe"]["httpGet"]["path"],
         container_port=port["containerPort"],
+        user=effective("runAsUser"),
+        group=effective("runAsGroup"),
+        supplementary_groups=(pod_security["fsGroup"],) if "fsGroup" in pod_security else (),
+        run_as_non_root=effective("runAsNonRoot") is True,
+        read_only_root_filesystem=container_security.get("readOnlyRootFilesystem") is True,
+        no_new_privileges=container_security.get("allowPrivilegeEscalation") is False,
+        drops_all_capabilities=capabilities.get("drop") == ["ALL"],
+        config_mounts=tuple(config_mounts),
+        writable_mounts=tuple(writable_mounts),
     )
+
+
+def _refuse_unknown(
+    obj: Mapping[str, Any], used: set[str], known_without_effect: frozenset[str], where: str
+) -> None:
+    unknown = set(obj) - used - known_without_effect
+    if unknown:
+        raise UnsupportedPodSpec(
+            f"{where}: {sorted(unknown)} not understood by tests/pod_runtime.py"
+        )
+
+
+def _bytes(quantity: str) -> int:
+    match = _QUANTITY.fullmatch(str(quantity))
+    if match is None:
+        raise UnsupportedPodSpec(f"size {quantity!r}: only whole Ki, Mi or Gi")
+    return int(match.group(1)) * _BINARY_SUFFIX[match.group(2)]
 
 
 def _secret_data(secret: Mapping[str, Any]) -> dict[str, str]:
@@ -85,10 +233,3 @@ def _env_value(entry: Mapping[str, Any], by_kind_name: Mapping[tuple[str, str], 
         return str(entry["value"])
     ref = entry["valueFrom"]["secretKeyRef"]
     return _secret_data(by_kind_name[("Secret", ref["name"])])[ref["key"]]
-
-
-def _rerooted(arg: str, mount_paths: Sequence[str], root: Path) -> str:
-    for mount_path in mount_paths:
-        if arg == mount_path or arg.startswith(mount_path.rstrip("/") + "/"):
-            return str(root / arg.lstrip("/"))
-    return arg

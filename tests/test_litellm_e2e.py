@@ -2,10 +2,12 @@
 
 A fake OpenAI-compatible upstream runs on 127.0.0.1; an environment whose model points at it
 is synthesized; the proxy process gets exactly the environment, config file and args that the
-kubelet would give the LiteLLM container (tests/pod_runtime.py). Two things are adapted to a
-shared machine and said here: the container port is mapped to a free local port, and the
-proxy listens on 127.0.0.1 only. The proxy is the one pinned in pyproject.toml
-[tool.litellm-proxy], installed by `make test` into .venv-proxy.
+kubelet would give the LiteLLM container (tests/pod_runtime.py), and runs locked down as the
+Deployment says (tests/locked_down.py): as its non-root user, with everything read-only except
+its emptyDirs, so a write anywhere else fails loudly. Two things are adapted to a shared
+machine and said here: the container port is mapped to a free local port, and the proxy
+listens on 127.0.0.1 only. The proxy is the one pinned in pyproject.toml [tool.litellm-proxy],
+installed by `make test` into .venv-proxy.
 """
 
 from __future__ import annotations
@@ -23,17 +25,18 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
-from lib import litellm_runtime
 from lib.constructs.litellm import DRAIN_TIMEOUT_VARIABLE
 from lib.environments import ENVIRONMENTS, PathPrefixMode
+from lib.litellm_runtime import PROXY_GID, PROXY_UID, RUNTIME_ENV, UI_MOUNT
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.synthesis import SynthRequest, synthesize
 from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, PROJECT_ROOT, AgeKey, encrypt_document
+from tests.locked_down import command, in_namespace_of
 from tests.pod_runtime import ContainerProcess, compose
 
 PROXY_BIN = PROJECT_ROOT / ".venv-proxy" / "bin" / "litellm"
@@ -46,6 +49,15 @@ OFFLINE = {
     "LITELLM_LOCAL_BLOG_POSTS": "True",
     "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
 }
+# What the proxy's log says when a write is refused; none may appear.
+WRITE_REFUSED = (
+    "Read-only file system",
+    "Permission denied",
+    "PermissionError",
+    "Operation not permitted",
+    "not writable",
+    "Failed to populate UI",
+)
 MODEL = "e2e-model"
 UPSTREAM_MODEL = "gpt-4o-mini"
 
@@ -130,6 +142,7 @@ class RunningProxy:
     log: Path
     ingress: Mapping[str, Any]
     mode: PathPrefixMode
+    pid: int
 
     def public(self, path: str) -> str:
         """The URL the proxy is reached at for a public ``/litellm/...`` path, after the
@@ -208,24 +221,29 @@ def proxy(
             environments,
         )
     objects = list(report.objects)
-    container = compose(objects, "litellm", work / "root")
+    container = compose(objects, "litellm", work / "configmaps")
     (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
 
     port = free_port()
     args = list(container.args)
     args[args.index("--port") + 1] = str(port)
-    # Only what a container would have: no inherited *_API_KEY or anything else of ours.
+    # Only what a container would have: no inherited *_API_KEY or anything else of ours. HOME
+    # is the litellm-non_root image's (docker/Dockerfile.non_root): read-only there, absent
+    # under a read-only root here.
     env = {
         "PATH": f"{PROXY_BIN.parent}:/usr/bin:/bin",
-        "HOME": str(work / "home"),
+        "HOME": "/app",
         **OFFLINE,
         **container.env,
     }
+    scratch = work / "scratch"
+    scratch.mkdir()
+    locked_down = command(container, [str(PROXY_BIN), *args, "--host", "127.0.0.1"], scratch)
     log = work / "proxy.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [str(PROXY_BIN), *args, "--host", "127.0.0.1"],
-            cwd=work,
+            locked_down,
+            cwd="/",
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -235,7 +253,12 @@ def proxy(
     try:
         _wait_until_live(process, base_url + container.liveness_path, log)
         yield RunningProxy(
-            base_url=base_url, container=container, log=log, ingress=ingress, mode=request.param
+            base_url=base_url,
+            container=container,
+            log=log,
+            ingress=ingress,
+            mode=request.param,
+            pid=process.pid,
         )
     finally:
         _stop(process)
@@ -272,9 +295,9 @@ def test_e2e_probe_paths_from_the_deployment_answer(proxy: RunningProxy) -> None
 
 
 def test_e2e_pod_gets_exactly_its_groups_keys(proxy: RunningProxy) -> None:
-    plain = {"SERVER_ROOT_PATH"} if proxy.mode is PathPrefixMode.ROOT_PATH else set()
-    # Plain variables of the hardened pod: the drain timeout and the proxy's writable paths.
-    plain |= {DRAIN_TIMEOUT_VARIABLE, *litellm_runtime.RUNTIME_ENV}
+    plain = {*RUNTIME_ENV, DRAIN_TIMEOUT_VARIABLE} | (
+        {"SERVER_ROOT_PATH"} if proxy.mode is PathPrefixMode.ROOT_PATH else set()
+    )
     assert set(proxy.container.env) == set(FAKE_SECRETS["litellm"]) | plain
     assert proxy.container.container_port == 4000
 
@@ -324,3 +347,71 @@ def test_e2e_proxy_log_holds_no_secret_value(proxy: RunningProxy) -> None:
     for group in FAKE_SECRETS.values():
         for value in group.values():
             assert value not in log
+
+
+def _status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+def test_e2e_proxy_runs_as_the_deployments_user_without_privileges(proxy: RunningProxy) -> None:
+    assert (proxy.container.user, proxy.container.group) == (PROXY_UID, PROXY_GID)
+    status = _status(proxy.pid)
+    assert "litellm" in Path(f"/proc/{proxy.pid}/cmdline").read_text()
+    assert status["Uid"].split() == [str(PROXY_UID)] * 4
+    assert status["Gid"].split() == [str(PROXY_GID)] * 4
+    # Only the pod's fsGroup is added, as the kubelet does; no group of the test process.
+    assert status["Groups"].split() == [str(g) for g in proxy.container.supplementary_groups]
+    assert proxy.container.supplementary_groups == (PROXY_GID,)
+    assert status["NoNewPrivs"] == "1"
+    assert int(status["CapEff"], 16) == int(status["CapBnd"], 16) == 0
+
+
+def test_e2e_proxy_writes_only_what_was_measured_into_its_emptydirs(proxy: RunningProxy) -> None:
+    """lib/litellm_runtime.py's list, checked: the UI copy in its mount, nothing left in /tmp,
+    and no refused write in the log (everything else is read-only, so one would show)."""
+    root = Path(f"/proc/{proxy.pid}/root")
+    written = {
+        mount.path: sorted(p.name for p in (root / mount.path.lstrip("/")).iterdir())
+        for mount in proxy.container.writable_mounts
+    }
+    ui_copy = proxy.container.env["LITELLM_UI_PATH"]
+    assert PurePosixPath(ui_copy).parent == PurePosixPath(UI_MOUNT.path)
+    assert written == {"/tmp": [], UI_MOUNT.path: [PurePosixPath(ui_copy).name]}
+    assert (root / ui_copy.lstrip("/") / "index.html").is_file()
+    log = proxy.log.read_text(errors="replace")
+    assert [line for line in log.splitlines() if any(s in line for s in WRITE_REFUSED)] == []
+
+
+def test_e2e_admin_ui_is_served_from_the_writable_copy(proxy: RunningProxy) -> None:
+    """In root_path mode the proxy rewrites the UI's asset links to the prefix: proof that it
+    found its copy writable. Without the prefix the links stay as packaged."""
+    if proxy.mode is PathPrefixMode.ROOT_PATH:
+        page = _get_text(proxy.public("/litellm/ui/"))
+        assert "/litellm/_next/" in page
+        assert "/litellm-asset-prefix/" not in page
+    else:
+        assert "/litellm-asset-prefix/_next/" in _get_text(proxy.base_url + "/ui/")
+
+
+def _get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback
+        return str(response.read().decode())
+
+
+def test_e2e_a_write_outside_the_emptydirs_fails_as_the_same_user(proxy: RunningProxy) -> None:
+    """From inside the proxy's own mount namespace, as its user: the emptyDirs take a file,
+    and every other place that user could otherwise write refuses it as read-only."""
+    outside = ["/", "/dev/shm", str(PROXY_BIN.parent.parent), "/etc/litellm", str(PROJECT_ROOT)]
+    inside = [mount.path for mount in proxy.container.writable_mounts]
+    results = {}
+    for directory in [*outside, *inside]:
+        probe = f"{directory.rstrip('/')}/.write-probe"
+        touch = in_namespace_of(
+            proxy.pid, proxy.container, ["sh", "-c", 'touch "$1" && rm "$1"', "sh", probe]
+        )
+        done = subprocess.run(touch, capture_output=True, text=True, check=False)
+        results[directory] = "written" if done.returncode == 0 else done.stderr.strip()
+    assert {d: results[d] for d in inside} == dict.fromkeys(inside, "written")
+    for directory in outside:
+        assert "Read-only file system" in results[directory], (directory, results[directory])

@@ -15,6 +15,7 @@ import yaml
 from syrupy.assertion import SnapshotAssertion
 
 from lib.environments import ENVIRONMENTS, PathPrefixMode, SecretMode
+from lib.litellm_runtime import PROXY_GID, PROXY_UID, RUNTIME_ENV, WRITABLE_MOUNTS
 from lib.synthesis import SynthReport, SynthRequest, synthesize
 from tests.helpers import FAKE_SECRETS, AgeKey, all_values, tree_bytes
 from tests.schema_validation import validate_strict
@@ -122,9 +123,24 @@ def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
     assert main["readinessProbe"]["httpGet"]["path"] == "/health/readiness"
     startup = main["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
-    # The non-root image's user; Pod Security "restricted" is checked in test_pod_security.
-    assert main["securityContext"]["runAsUser"] == 65534
+    # Locked down: the non-root user, a read-only root, writes only into its emptyDirs (the
+    # end-to-end test runs the real proxy exactly so).
+    pod_security = deployment["spec"]["template"]["spec"]["securityContext"]
+    for security in (main["securityContext"], pod_security):
+        assert security["runAsNonRoot"] is True
+        assert (security["runAsUser"], security["runAsGroup"]) == (PROXY_UID, PROXY_GID)
     assert main["securityContext"]["readOnlyRootFilesystem"] is True
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    writable = {
+        m["mountPath"]: volumes[m["name"]]["emptyDir"]["sizeLimit"]
+        for m in main["volumeMounts"]
+        if "emptyDir" in volumes[m["name"]]
+    }
+    assert writable == {m.path: f"{m.size_limit_mib}Mi" for m in WRITABLE_MOUNTS}
+    env = {e["name"]: e["value"] for e in main["env"]}
+    assert env.items() >= RUNTIME_ENV.items()
+    assert main["securityContext"]["allowPrivilegeEscalation"] is False
+    assert main["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 
 def test_manifests_services_select_their_pods(report: SynthReport) -> None:
@@ -271,7 +287,10 @@ def test_manifests_root_path_mode_keeps_the_prefix_and_tells_litellm(
     (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
     assert (path["path"], path["pathType"]) == ("/litellm", "Prefix")
     env = container(find(report, "Deployment", "litellm"))["env"]
-    assert {"name": "SERVER_ROOT_PATH", "value": "/litellm"} in env
+    assert {e["name"]: e["value"] for e in env}.items() >= {
+        **RUNTIME_ENV,
+        "SERVER_ROOT_PATH": "/litellm",
+    }.items()
     for obj in objects(report):
         kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import base64
+import copy
 from pathlib import Path
+from typing import Any
 
-from tests.pod_runtime import compose
+import pytest
+
+from tests.locked_down import command
+from tests.pod_runtime import ConfigMount, TmpfsMount, UnsupportedPodSpec, compose
 
 
 def test_pod_runtime_env_from_order_env_override_and_invalid_names(tmp_path: Path) -> None:
@@ -32,7 +37,9 @@ def test_pod_runtime_env_from_order_env_override_and_invalid_names(tmp_path: Pat
                                     {"secretRef": {"name": "b"}},
                                 ],
                                 "env": [{"name": "ONLY_A", "value": "overridden"}],
-                                "volumeMounts": [{"name": "c", "mountPath": "/etc/app"}],
+                                "volumeMounts": [
+                                    {"name": "c", "mountPath": "/etc/app", "readOnly": True}
+                                ],
                                 "ports": [{"containerPort": 80}],
                                 "livenessProbe": {"httpGet": {"path": "/live"}},
                                 "readinessProbe": {"httpGet": {"path": "/ready"}},
@@ -45,6 +52,151 @@ def test_pod_runtime_env_from_order_env_override_and_invalid_names(tmp_path: Pat
     ]
     container = compose(objects, "app", tmp_path)
     assert container.env == {"X": "from-b", "ONLY_A": "overridden"}
-    assert container.args == ("--config", f"{tmp_path}/etc/app/config.yaml", "--port", "80")
-    assert (tmp_path / "etc/app/config.yaml").read_text() == "k: v\n"
+    assert container.args == ("--config", "/etc/app/config.yaml", "--port", "80")
+    assert container.config_mounts == (ConfigMount(path="/etc/app", source=tmp_path / "c"),)
+    assert (tmp_path / "c/config.yaml").read_text() == "k: v\n"
     assert (container.liveness_path, container.readiness_path) == ("/live", "/ready")
+
+
+def locked_down_objects() -> list[dict[str, Any]]:
+    """A Deployment shaped like the LiteLLM one: non-root, read-only root, two emptyDirs."""
+    return [
+        {
+            "kind": "Deployment",
+            "metadata": {"name": "app"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
+                        "volumes": [
+                            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+                            {"name": "cache", "emptyDir": {"sizeLimit": "2Gi"}},
+                        ],
+                        "containers": [
+                            {
+                                "securityContext": {
+                                    "runAsUser": 65534,
+                                    "runAsGroup": 65534,
+                                    "readOnlyRootFilesystem": True,
+                                    "allowPrivilegeEscalation": False,
+                                    "capabilities": {"drop": ["ALL"]},
+                                    "seccompProfile": {"type": "RuntimeDefault"},
+                                },
+                                "volumeMounts": [
+                                    {"name": "tmp", "mountPath": "/tmp"},
+                                    {"name": "cache", "mountPath": "/var/cache/app"},
+                                ],
+                                "ports": [{"containerPort": 80}],
+                                "livenessProbe": {"httpGet": {"path": "/live"}},
+                                "readinessProbe": {"httpGet": {"path": "/ready"}},
+                            }
+                        ],
+                    }
+                }
+            },
+        }
+    ]
+
+
+def test_pod_runtime_emptydirs_and_the_containers_security_context_win(tmp_path: Path) -> None:
+    container = compose(locked_down_objects(), "app", tmp_path)
+    assert container.writable_mounts == (
+        TmpfsMount(name="tmp", path="/tmp", size_bytes=256 * 1024**2),
+        TmpfsMount(name="cache", path="/var/cache/app", size_bytes=2 * 1024**3),
+    )
+    assert (container.user, container.group) == (65534, 65534)
+    assert container.run_as_non_root  # from the pod, the container leaving it unset
+    assert container.read_only_root_filesystem
+    assert container.no_new_privileges
+    assert container.drops_all_capabilities
+
+
+@pytest.mark.parametrize(
+    ("edit", "refused"),
+    [
+        (lambda pod, c: c.update(workingDir="/srv"), "container: ['workingDir'] not understood"),
+        (lambda pod, c: pod.update(hostPID=True), "pod: ['hostPID'] not understood"),
+        (
+            lambda pod, c: c["securityContext"].update(procMount="Unmasked"),
+            "container securityContext: ['procMount'] not understood",
+        ),
+        (
+            lambda pod, c: (
+                pod["volumes"].append({"name": "h", "hostPath": {"path": "/"}})
+                or c["volumeMounts"].append({"name": "h", "mountPath": "/host"})
+            ),
+            "volume 'h': only ConfigMap and sized emptyDir",
+        ),
+        (
+            lambda pod, c: pod["volumes"][0]["emptyDir"].pop("sizeLimit"),
+            "volume 'tmp': only ConfigMap and sized emptyDir",
+        ),
+        (
+            lambda pod, c: pod["volumes"][0]["emptyDir"].update(sizeLimit="1.5Gi"),
+            "size '1.5Gi': only whole Ki, Mi or Gi",
+        ),
+        (
+            lambda pod, c: c["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+            "seccompProfile {'type': 'Unconfined'}",
+        ),
+        (
+            lambda pod, c: c["securityContext"].update(capabilities={"add": ["NET_ADMIN"]}),
+            "capabilities {'add': ['NET_ADMIN']}",
+        ),
+        (lambda pod, c: c["securityContext"].update(privileged=True), "a privileged container"),
+    ],
+)
+def test_pod_runtime_refuses_what_it_cannot_reproduce(
+    tmp_path: Path, edit: Any, refused: str
+) -> None:
+    objects = copy.deepcopy(locked_down_objects())
+    pod = objects[0]["spec"]["template"]["spec"]
+    edit(pod, pod["containers"][0])
+    with pytest.raises(UnsupportedPodSpec) as error:
+        compose(objects, "app", tmp_path)
+    assert refused in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "refused"),
+    [
+        (
+            lambda pod, c: c["securityContext"].update(readOnlyRootFilesystem=False),
+            "only a container with readOnlyRootFilesystem runs locked down",
+        ),
+        (
+            lambda pod, c: c["securityContext"].update(runAsUser=0),
+            "only a container with runAsNonRoot and a numeric non-root user",
+        ),
+        (
+            lambda pod, c: pod["securityContext"].pop("runAsNonRoot"),
+            "only a container with runAsNonRoot and a numeric non-root user",
+        ),
+    ],
+)
+def test_locked_down_refuses_a_container_that_is_not(
+    tmp_path: Path, edit: Any, refused: str
+) -> None:
+    """The end-to-end test cannot pass against a Deployment that stops being locked down."""
+    objects = copy.deepcopy(locked_down_objects())
+    pod = objects[0]["spec"]["template"]["spec"]
+    edit(pod, pod["containers"][0])
+    container = compose(objects, "app", tmp_path)
+    with pytest.raises(UnsupportedPodSpec) as error:
+        command(container, ["true"], tmp_path / "scratch")
+    assert str(error.value) == refused
+
+
+def test_locked_down_command_mounts_and_drops_as_composed(tmp_path: Path) -> None:
+    container = compose(locked_down_objects(), "app", tmp_path)
+    argv = command(container, ["/usr/bin/env"], tmp_path / "scratch")
+    assert argv[:4] == ["/usr/bin/unshare", "--mount", "--propagation", "private"]
+    assert argv[-2:] == ["sh", "/usr/bin/env"]
+    script = argv[argv.index("-c") + 1]
+    assert f"mount -t tmpfs -o size={256 * 1024**2},mode=0777 tmp /tmp" in script
+    assert "mount -o remount,bind,ro /\n" in script + "\n"
+    assert script.index("remount,bind,ro /\n") < script.index("tmpfs -o size=268435456")
+    assert script.splitlines()[-1] == (
+        "exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs"
+        ' --inh-caps=-all --bounding-set=-all -- "$@"'
+    )

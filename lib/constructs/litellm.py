@@ -88,6 +88,9 @@ class LiteLLM(Construct):
         config_volume = kplus.Volume.from_config_map(
             self, "config-volume", self.config_map, name="config"
         )
+        # The root filesystem is read-only: each path the proxy writes is an emptyDir of its own
+        # (lib/litellm_runtime.py says which and why), sized so a runaway write evicts the pod
+        # instead of filling the node.
         writable = [
             kplus.VolumeMount(
                 path=mount.path,
