@@ -19,7 +19,7 @@ _RENAME_SWAP = 2  # macOS sys/stdio.h
 _SYSCALL_RENAMEAT2 = {"x86_64": 316, "aarch64": 276}
 
 
-def exchange(directory_fd: int, first: str, second: str) -> None:
+def exchange_entries(directory_fd: int, first: str, second: str) -> None:
     """Atomically swap the entries ``first`` and ``second`` of the directory ``directory_fd``."""
     libc = ctypes.CDLL(None, use_errno=True)
     names = (os.fsencode(first), os.fsencode(second))

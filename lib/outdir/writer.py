@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.errors import SynthError
-from lib.outdir.exchange import exchange
+from lib.outdir import exchange
 from lib.outdir.git_guard import refuse_unignored
 from lib.outdir.lock import locked_directory
 from lib.outdir.protected import refuse_protected
@@ -93,7 +93,7 @@ def write_output(target: OutputTarget, files: Sequence[RenderedFile]) -> None:
             try:
                 _stage(staging, files)
                 if exists:
-                    exchange(parent_fd, staging.name, target.path.name)
+                    exchange.exchange_entries(parent_fd, staging.name, target.path.name)
                 else:
                     os.rename(
                         staging.name, target.path.name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd

@@ -13,12 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-import lib.outdir.writer as writer
+import lib.outdir.exchange
 from lib.cli import main
 
 
 def paused_run(ready: Path, point: str, argv: list[str]) -> int:
-    swap = writer.exchange
+    swap = lib.outdir.exchange.exchange_entries
 
     def paused_exchange(directory_fd: int, first: str, second: str) -> None:
         if point == "after-swap":
@@ -28,7 +28,7 @@ def paused_run(ready: Path, point: str, argv: list[str]) -> int:
         if point == "before-swap":
             swap(directory_fd, first, second)
 
-    writer.exchange = paused_exchange  # type: ignore[assignment]
+    lib.outdir.exchange.exchange_entries = paused_exchange
     return main(argv)
 
 
