@@ -75,11 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SynthError as exc:
             return _error(str(exc))
         except (Interrupted, KeyboardInterrupt) as exc:
-            return _error(_interrupted(exc, outdir))
+            return _error_and_quiet(_interrupted(exc, outdir))
         except BaseException:
             # Ctrl-C reaches Node and sops too: what fails after a signal is its consequence.
             if received:
-                return _error(_interrupted(Interrupted(received[0]), outdir))
+                return _error_and_quiet(_interrupted(Interrupted(received[0]), outdir))
             raise
     return _print_report(report.lines(), to_stderr=bool(cdk8s_cli_outdir), outdir=outdir)
 
@@ -111,8 +111,20 @@ def _error(message: str) -> int:
     return 1
 
 
+def _error_and_quiet(message: str) -> int:
+    """The one line, then nothing: the process is ending because of a signal, and jsii's Node
+    child, hit by the same Ctrl-C or cut off mid-message, would add its own complaints (a
+    connection reset, a broken pipe at exit) to stderr after it."""
+    code = _error(message)
+    sys.stderr.flush()
+    sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - open until exit
+    return code
+
+
 def _interrupted(exc: BaseException, outdir: Path) -> str:
     name = signal.Signals(exc.signum).name if isinstance(exc, Interrupted) else "SIGINT"
+    if not outdir.exists():
+        return f"interrupted by {name}: nothing was written to {outdir}; run the synth again"
     return (
         f"interrupted by {name}: {outdir} holds a complete output (the previous one, or the "
         "new one if it was already swapped in) and nothing half-written was left; run the "

@@ -93,7 +93,7 @@ def write_output(target: OutputTarget, files: Sequence[RenderedFile]) -> None:
             try:
                 _stage(staging, files)
                 if exists:
-                    exchange.exchange_entries(parent_fd, staging.name, target.path.name)
+                    _swap(parent_fd, staging, target.path)
                 else:
                     os.rename(
                         staging.name, target.path.name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd
@@ -201,11 +201,23 @@ def _write_file(path: Path, text: str, private: bool) -> None:
     mode = PRIVATE_MODE if private else PUBLIC_MODE
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     descriptor = os.open(path, flags, mode)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-        os.fchmod(handle.fileno(), mode)  # the umask may have narrowed 0644; keep modes exact
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), mode)  # the umask may have narrowed 0644; keep it exact
+    except OSError as exc:
+        exc.filename = exc.filename or str(path)  # write(2) errors carry no path: name the file
+        raise
+
+
+def _swap(parent_fd: int, staging: Path, outdir: Path) -> None:
+    try:
+        exchange.exchange_entries(parent_fd, staging.name, outdir.name)
+    except OSError as exc:
+        # Named by full path: the output directory is what a busy or immutable error is about.
+        raise OSError(exc.errno, exc.strerror, str(outdir), None, str(staging)) from None
 
 
 def _remove_previous(target: OutputTarget, previous: Path) -> None:

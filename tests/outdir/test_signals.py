@@ -3,6 +3,7 @@ synth, and nothing appears that ``git status`` would list."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ IGNORE_OUTPUT = "/dist/\n/.dist.*\n"
 
 
 def start_paused(
-    point: str, ready: Path, secrets: Path, outdir: Path, env: dict[str, str]
+    point: str, ready: Path, secrets: Path, outdir: Path, env: dict[str, str], group: bool = False
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
@@ -37,6 +38,7 @@ def start_paused(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=group,
     )
 
 
@@ -65,25 +67,41 @@ def repo(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("signum", "point"),
+    ("signum", "point", "group"),
     [
-        (signal.SIGTERM, "before-swap"),
-        (signal.SIGHUP, "before-swap"),
-        (signal.SIGINT, "after-swap"),
+        (signal.SIGTERM, "before-swap", False),
+        (signal.SIGHUP, "before-swap", False),
+        (signal.SIGINT, "after-swap", False),
+        (signal.SIGINT, "before-swap", True),
     ],
-    ids=["SIGTERM before the swap", "SIGHUP before the swap", "SIGINT after the swap"],
+    ids=[
+        "SIGTERM before the swap",
+        "SIGHUP before the swap",
+        "SIGINT after the swap",
+        # Ctrl-C in a terminal: jsii's Node process gets it too, and must not add to stderr.
+        "SIGINT to the process group",
+    ],
 )
 def test_signals_clean_up_and_exit_with_one_line(
-    signum: int, point: str, repo: Path, fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+    signum: int,
+    point: str,
+    group: bool,
+    repo: Path,
+    fixture_secrets: Path,
+    age_key: AgeKey,
+    tmp_path: Path,
 ) -> None:
     outdir = previous_output(repo / "dist", fixture_secrets)
     before = tree(outdir)
     ready = tmp_path / "ready"
     env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), HOME=str(tmp_path))
-    process = start_paused(point, ready, fixture_secrets, outdir, env)
+    process = start_paused(point, ready, fixture_secrets, outdir, env, group)
     staging = repo / wait_until_paused(process, ready)
     assert files_holding_values(staging)  # plaintext is there, now: the signal must remove it
-    process.send_signal(signum)
+    if group:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=60)
     result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert_refused(result, f"interrupted by {signal.Signals(signum).name}", str(outdir))
