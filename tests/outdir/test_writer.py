@@ -162,7 +162,7 @@ def test_writer_readers_never_see_a_missing_directory_or_a_partial_file(tmp_path
         stop.set()
         problems, reads = reader.result()
     assert problems == []
-    assert reads >= 20  # the reader really ran beside the writes
+    assert reads >= 5  # the reader really ran beside the writes
 
 
 def test_writer_concurrent_cli_synths_end_with_one_complete_output(
