@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from lib.errors import SynthError
-from lib.outdir import OutputTarget, prepare_output, write_output
+from lib.outdir import (
+    OutputTarget,
+    link_into,
+    prepare_output,
+    refuse_overlapping_cli_outdir,
+    write_output,
+)
 from lib.outdir.stamp import STAMP_NAME, stamp_text
 from lib.output import RenderedFile
 from tests.helpers import AgeKey, clean_env, run_cli, tree_bytes
@@ -189,3 +195,22 @@ def test_writer_concurrent_cli_synths_end_with_one_complete_output(
         assert result.stdout == first.stdout
     assert tree_bytes(outdir) == expected
     assert sorted(p.name for p in outdir.parent.iterdir()) == ["dist"]
+
+
+def test_writer_cdk8s_cli_directory_may_not_overlap_the_output(tmp_path: Path) -> None:
+    outdir = tmp_path / "dist"
+    for cli_outdir in (outdir, outdir / "cli", tmp_path):
+        with pytest.raises(SynthError, match=r"\(CDK8S_OUTDIR\) and --outdir .* overlap"):
+            refuse_overlapping_cli_outdir(cli_outdir, outdir)
+    refuse_overlapping_cli_outdir(tmp_path / ".cdk8s-cli-out", outdir)  # apart: fine
+
+
+def test_writer_links_for_the_cdk8s_cli_fail_as_one_sentence(tmp_path: Path) -> None:
+    outdir = tmp_path / "dist"
+    files = version(1)
+    write_output(target(outdir, tmp_path), files)
+    (tmp_path / "cli-out").write_text("a file where the CLI's directory should be\n")
+    with pytest.raises(SynthError, match=r"wrote .*dist, but cannot link its files into the cdk8s"):
+        link_into(tmp_path / "cli-out", outdir, files)
+    link_into(tmp_path / "links", outdir, files)
+    assert (tmp_path / "links" / NAMES[1]).resolve() == outdir / NAMES[1]
