@@ -32,7 +32,7 @@ IMPORT_CHARTS = "import charts, lib.constructs"
 # Our steps before any construct exists: the checks the bare program does not have.
 CHECKS = (
     "environment_named",
-    "refuse_unsafe_outdir (git)",
+    "prepare_output (refusals, git)",
     "inspect_encrypted_file",
     "demo_identity_for",
     "decrypt (one sops run)",
@@ -68,13 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with phase(IMPORT_LIB):
         from benchmarks.ours_driver import environments_with_apps
         from lib.environments import environment_named
-        from lib.output import (
-            RenderedFile,
-            refuse_ciphertext,
-            refuse_unsafe_outdir,
-            render,
-            write_atomically,
-        )
+        from lib.outdir import prepare_output, write_output
+        from lib.output import RenderedFile, refuse_ciphertext, render
         from lib.proxy_config.checks import check_proxy_config
         from lib.secrets.demo_key import PROJECT_ROOT, demo_identity_for
         from lib.secrets.encrypted_file import inspect_encrypted_file
@@ -87,8 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with phase("environment_named"):
         environment = environment_named("dev", environments)
     secrets_path = _display(PROJECT_ROOT / environment.secrets_file)
-    with phase("refuse_unsafe_outdir (git)"):
-        refuse_unsafe_outdir(args.outdir)
+    with phase("prepare_output (refusals, git)"):
+        output = prepare_output(args.outdir, secrets_file=secrets_path, plaintext=True)
     with phase("inspect_encrypted_file"):
         encrypted = inspect_encrypted_file(secrets_path)
     with phase("demo_identity_for"):
@@ -142,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             refuse_ciphertext(manifest.name, text)
         files.append(RenderedFile(name=manifest.name, text=text, private=manifest.private))
     with phase(WRITE):
-        write_atomically(args.outdir, files)
+        write_output(output, files)
 
     python_max_rss_mib = _python_max_rss_mib()
     measured = time.perf_counter()

@@ -1,19 +1,12 @@
-"""Writing dist/: all or nothing.
+"""The files of dist/: manifests rendered as YAML, checked for leftover ciphertext.
 
-Manifests are written into a fresh directory beside the output directory and swapped into its
-place only when every file is written. A synth that fails at any earlier point leaves the
-previous output byte-identical; the swap itself is two renames on one filesystem.
+Writing them into the output directory is lib/outdir/'s job.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import yaml
 
@@ -59,103 +52,6 @@ def refuse_ciphertext(name: str, text: str) -> None:
             f"{name} would contain sops ciphertext (ENC[...]) at line {line}: a secret value was "
             "not decrypted; re-create it with `sops` so the file decrypts cleanly"
         )
-
-
-def refuse_unsafe_outdir(outdir: Path) -> None:
-    """Plaintext output must not go where git would pick it up: refuse a tracked or
-    not-ignored directory inside a git work tree. Outside one there is nothing to check."""
-    git = shutil.which("git")
-    anchor = next((p for p in (outdir, *outdir.absolute().parents) if p.is_dir()), None)
-    if git is None or anchor is None:
-        return
-    tracked = _git(git, anchor, "ls-files", "--", str(outdir.absolute()))
-    if tracked is None:
-        return  # not a git work tree
-    if tracked.strip():
-        raise SynthError(
-            f"{outdir} is tracked by git, and a synth writes decrypted secrets there: run "
-            f"`git rm -r --cached {outdir}`, add it to .gitignore, and rotate any value committed"
-        )
-    # The trailing slash lets directory patterns ("/dist/") match a directory not made yet.
-    if _git(git, anchor, "check-ignore", "-q", f"{outdir.absolute()}/") is None:
-        raise SynthError(
-            f"{outdir} is inside a git work tree but not git-ignored, and a synth writes "
-            "decrypted secrets there: add it to .gitignore or pass --outdir elsewhere"
-        )
-
-
-def _git(git: str, cwd: Path, *args: str) -> str | None:
-    """stdout of a successful git command, None when git says no (or this is no repository)."""
-    completed = subprocess.run(
-        [git, "-C", str(cwd), *args], capture_output=True, text=True, check=False
-    )
-    return completed.stdout if completed.returncode == 0 else None
-
-
-def write_atomically(outdir: Path, files: Sequence[RenderedFile]) -> None:
-    """Replace ``outdir`` with exactly ``files``, or leave it untouched on failure."""
-    outdir = outdir.absolute()
-    if outdir.exists() and not outdir.is_dir():
-        raise SynthError(
-            f"output path {outdir} exists and is not a directory: pass another --outdir"
-        )
-    try:
-        outdir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
-    except OSError as exc:
-        raise SynthError(
-            f"cannot write beside {outdir} ({exc.strerror}): check permissions or pass --outdir"
-        ) from None
-    try:
-        for rendered in files:
-            _write_file(staging / rendered.name, rendered.text, rendered.private)
-        staging.chmod(0o755)
-        _swap_into_place(staging, outdir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def link_into(link_dir: Path, outdir: Path, files: Sequence[RenderedFile]) -> None:
-    """Expose the files of ``outdir`` in ``link_dir`` as relative symlinks, not copies.
-
-    The cdk8s CLI deletes its own output directory before it runs the app and then lists (and
-    validates) what the app wrote there. Pointing it at links keeps dist/ the only place that
-    holds the manifests, and the CLI's deletion away from the last good output.
-    """
-    link_dir = link_dir.absolute()
-    link_dir.mkdir(parents=True, exist_ok=True)
-    for manifest in files:
-        link = link_dir / manifest.name
-        link.unlink(missing_ok=True)
-        link.symlink_to(os.path.relpath(outdir.absolute() / manifest.name, link_dir))
-
-
-def _write_file(path: Path, text: str, private: bool) -> None:
-    # Created with its final mode, so secret values are never readable by others, not even
-    # between open and chmod.
-    mode = PRIVATE_MODE if private else PUBLIC_MODE
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(path, mode)  # the umask may have narrowed 0644; keep modes exact
-
-
-def _swap_into_place(staging: Path, outdir: Path) -> None:
-    if not outdir.exists():
-        staging.rename(outdir)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
-    retired.rmdir()
-    outdir.rename(retired)
-    try:
-        staging.rename(outdir)
-    except BaseException:
-        retired.rename(outdir)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 # libyaml's emitter when PyYAML was built with it: same bytes, a fraction of the time per object.

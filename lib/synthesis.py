@@ -9,14 +9,9 @@ from pathlib import Path
 
 from lib.environments import ENVIRONMENTS, Environment, SecretMode, environment_named, images
 from lib.errors import SynthError
-from lib.output import (
-    ManifestFile,
-    RenderedFile,
-    refuse_ciphertext,
-    refuse_unsafe_outdir,
-    render,
-    write_atomically,
-)
+from lib.jsii_runtime import check_jsii_can_start
+from lib.outdir import prepare_output, write_output
+from lib.output import ManifestFile, RenderedFile, refuse_ciphertext, render
 from lib.proxy_config.checks import KeyReport, check_proxy_config
 from lib.secrets.demo_key import DEMO_RECIPIENT, PROJECT_ROOT, demo_identity_for
 from lib.secrets.digest import secrets_digest
@@ -90,9 +85,12 @@ def synthesize(
 ) -> SynthReport:
     environment = environment_named(request.environment, environments)
     secrets_path = request.secrets_file or _display(PROJECT_ROOT / environment.secrets_file)
-    plain = environment.secret_mode is SecretMode.PLAIN
-    if plain:
-        refuse_unsafe_outdir(request.outdir)
+    # Refusals about the output directory come first: they need nothing decrypted.
+    output = prepare_output(
+        request.outdir,
+        secrets_file=secrets_path,
+        plaintext=environment.secret_mode is SecretMode.PLAIN,
+    )
     encrypted = inspect_encrypted_file(secrets_path)
     identity = demo_identity_for(encrypted, environment)
     if environment.secret_mode is SecretMode.EXTERNAL:
@@ -119,11 +117,12 @@ def synthesize(
     )
     digests = _secrets_digests(secrets, wiring)
 
+    check_jsii_can_start()
     from charts.manifests import build_manifests  # starts jsii: only once the input is good
 
     manifests = build_manifests(environment, secrets, wiring, digests)
     files = tuple(_rendered(manifest, environment) for manifest in manifests)
-    write_atomically(request.outdir, files)
+    write_output(output, files)
     return SynthReport(
         environment=environment.name,
         secrets_file=secrets_path,

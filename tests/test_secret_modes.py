@@ -34,6 +34,7 @@ def test_modes_external_needs_no_key_and_writes_no_value(
     assert "key names only, not decrypted: external secrets mode" in result.stdout
     written = tree_bytes(outdir)
     assert sorted(written) == [
+        ".seance-synth",  # the stamp: which files this tool wrote (lib/outdir/stamp.py)
         "00-namespace.k8s.yaml",
         "10-external-secrets.k8s.yaml",
         "20-gateway.k8s.yaml",
@@ -104,6 +105,7 @@ def test_modes_sops_writes_flux_ready_encrypted_secrets(
     )
     written = tree_bytes(tmp_path / "dist")
     assert sorted(written) == [
+        ".seance-synth",
         "00-namespace.k8s.yaml",
         "10-secrets.sops.k8s.yaml",
         "20-gateway.k8s.yaml",
@@ -187,8 +189,14 @@ def test_modes_plain_refuses_an_unignored_output_dir_in_a_repo(
     result = run_cli("--secrets", str(fixture_secrets), "--outdir", "out", cwd=repo, env=env)
     assert result.returncode == 1
     assert "out is inside a git work tree but not git-ignored" in result.stderr
+    assert "add `/out/` and `/.out.*` to .gitignore" in result.stderr
     assert not (repo / "out").exists()
+    # A `/out/` rule alone leaves the staging directories beside it visible to git.
     (repo / ".gitignore").write_text("/out/\n")
+    result = run_cli("--secrets", str(fixture_secrets), "--outdir", "out", cwd=repo, env=env)
+    assert result.returncode == 1
+    assert "out is git-ignored but its staging directories beside it" in result.stderr
+    (repo / ".gitignore").write_text("/out/\n/.out.*\n")
     result = run_cli("--secrets", str(fixture_secrets), "--outdir", "out", cwd=repo, env=env)
     assert result.returncode == 0, result.stderr
 

@@ -1,0 +1,83 @@
+"""The stamp: how an output directory says which of its files this tool wrote.
+
+Every synth writes ``.seance-synth`` into its output directory, listing the manifest files it
+wrote. A directory may be replaced only when it is empty or holds exactly its stamp and the
+regular files the stamp lists: anything else (notes, sources, a secrets file, output of another
+tool or of an earlier version of this one) is refused, never deleted. Staging directories carry
+the same stamp, written before any manifest, which is how a later synth recognises one left
+behind by a killed synth. The name has no ``.yaml``/``.json`` suffix, so ``kubectl apply -f
+dist/`` and the Tiltfile never read it as a manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+STAMP_NAME = ".seance-synth"
+_WRITER = "seance synth (main.py); do not add files to this directory: a synth replaces it whole"
+# Manifest names as the charts make them: a plain file name, never a path or a hidden file.
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.yaml\Z")
+_MAX_STAMP_BYTES = 64 * 1024
+
+
+def stamp_text(files: Sequence[str]) -> str:
+    for name in files:
+        if not _FILE_NAME.match(name):
+            raise ValueError(f"not a manifest file name: {name!r}")  # a bug in the charts
+    return json.dumps({"written_by": _WRITER, "files": list(files)}, indent=2) + "\n"
+
+
+def stamped_files(directory: Path) -> tuple[str, ...] | None:
+    """The files the stamp in ``directory`` lists, or None when there is no valid stamp."""
+    path = directory / STAMP_NAME
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_STAMP_BYTES:
+            return None
+        document = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    files = document.get("files") if isinstance(document, dict) else None
+    if not isinstance(files, list) or document.get("written_by") != _WRITER:
+        return None
+    if not all(isinstance(name, str) and _FILE_NAME.match(name) for name in files):
+        return None
+    return tuple(files)
+
+
+def foreign_entries(directory: Path) -> list[str]:
+    """What in ``directory`` this tool did not write (empty: the directory may be replaced).
+
+    A directory without a valid stamp owns nothing, so all of its entries are foreign. A listed
+    name that is not a regular file (someone replaced it with a directory or a link) is foreign.
+    """
+    entries = sorted(os.listdir(directory))
+    owned = stamped_files(directory)
+    if owned is None:
+        return entries
+    foreign = []
+    for name in entries:
+        if name == STAMP_NAME:
+            continue
+        if name not in owned or not stat.S_ISREG(os.lstat(directory / name).st_mode):
+            foreign.append(name)
+    return foreign
+
+
+def remove_owned(directory: Path) -> None:
+    """Remove the stamp, the files it lists and then the directory, and nothing else.
+
+    ``rmdir`` fails (ENOTEMPTY) if anything else is in there, which is the point: a file this
+    tool did not write survives, and so does the directory holding it.
+    """
+    for name in stamped_files(directory) or ():
+        (directory / name).unlink(missing_ok=True)
+    (directory / STAMP_NAME).unlink(missing_ok=True)
+    directory.rmdir()

@@ -1,0 +1,276 @@
+"""The output directory written as a whole: checked, staged, swapped in, or left as it was.
+
+1. ``prepare_output`` (before anything is decrypted): refuse protected directories and, for
+   plaintext output, anything git would list; remove staging directories a killed synth left.
+2. ``write_output``, under the lock: refuse an output directory holding anything this tool did
+   not write, stage every file (stamp first) in ``.<name>.staging-XXXXXXXX`` beside it, then
+   swap the staging directory with the output directory in one atomic exchange (a plain rename
+   when there is no output directory yet), and remove the previous output, now at the staging
+   path. A failure or a signal at any point removes the staging path, which holds either the
+   partial new output or the complete previous one; the output directory is complete throughout.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lib.errors import SynthError
+from lib.outdir import exchange
+from lib.outdir.git_guard import refuse_unignored
+from lib.outdir.lock import locked_directory
+from lib.outdir.protected import refuse_protected
+from lib.outdir.stamp import STAMP_NAME, foreign_entries, remove_owned, stamp_text, stamped_files
+from lib.output import PRIVATE_MODE, PUBLIC_MODE, RenderedFile
+
+_STAGING = ".{name}.staging-"
+# tempfile.mkdtemp's random part: 8 characters of this alphabet.
+_STAGING_SUFFIX = re.compile(r"[a-z0-9_]{8}\Z")
+_ADVICE = {
+    errno.ENOSPC: "free space on that filesystem, or pass another --outdir",
+    errno.EDQUOT: "free space within your quota, or pass another --outdir",
+    errno.EROFS: "the filesystem is read-only: pass an --outdir on a writable one",
+    errno.EACCES: "check its permissions, or pass another --outdir",
+    errno.EPERM: "check its permissions and attributes (`lsattr -d`: immutable?), or pass "
+    "another --outdir",
+    errno.ENAMETOOLONG: "pass a shorter --outdir",
+    errno.ELOOP: "a symbolic link on the way loops: fix it, or pass another --outdir",
+    errno.ENOTDIR: "a part of the path is a file, not a directory: pass another --outdir",
+    errno.EBUSY: "it is in use (a mount point?): pass another --outdir",
+}
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """An output directory: ``path`` absolute with its parent resolved, ``shown`` as given."""
+
+    path: Path
+    shown: Path
+
+    @property
+    def staging_prefix(self) -> str:
+        return _STAGING.format(name=self.path.name)
+
+
+def prepare_output(
+    outdir: Path,
+    *,
+    secrets_file: Path,
+    plaintext: bool,
+    environ: Mapping[str, str] | None = None,
+) -> OutputTarget:
+    """Every refusal that needs no manifests, run before any expensive or secret work."""
+    environ = os.environ if environ is None else environ
+    try:
+        target = _target(outdir)
+        refuse_protected(target.path, outdir, secrets_file, environ)
+        if plaintext:
+            refuse_unignored(
+                target.path, outdir, target.path.parent / f"{target.staging_prefix}xxxxxxxx"
+            )
+        if target.path.parent.is_dir():
+            with locked_directory(target.path.parent, outdir):
+                _remove_stale_staging(target)
+    except OSError as exc:
+        raise _os_failure(exc, outdir) from None
+    return target
+
+
+def write_output(target: OutputTarget, files: Sequence[RenderedFile]) -> None:
+    """Replace the output directory with exactly ``files`` and the stamp, or leave it as it was."""
+    try:
+        target.path.parent.mkdir(parents=True, exist_ok=True)
+        with locked_directory(target.path.parent, target.shown) as parent_fd:
+            exists = _refuse_foreign(target)
+            _remove_stale_staging(target)
+            staging = Path(tempfile.mkdtemp(prefix=target.staging_prefix, dir=target.path.parent))
+            try:
+                _stage(staging, files)
+                if exists:
+                    _swap(parent_fd, staging, target.path)
+                else:
+                    os.rename(
+                        staging.name, target.path.name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd
+                    )
+                os.fsync(parent_fd)
+            except BaseException:
+                _discard(staging)  # the partial new output, or the previous one after the swap
+                raise
+            if exists:
+                _remove_previous(target, staging)
+    except OSError as exc:
+        raise _os_failure(exc, target.shown) from None
+
+
+def link_into(link_dir: Path, outdir: Path, files: Sequence[RenderedFile]) -> None:
+    """Expose the files of ``outdir`` in ``link_dir`` as relative symlinks, not copies.
+
+    The cdk8s CLI deletes its own output directory before it runs the app and then lists (and
+    validates) what the app wrote there. Pointing it at links keeps the output directory the only
+    place that holds the manifests, and the CLI's deletion away from the last good output.
+    """
+    link_dir = Path(os.path.abspath(link_dir))
+    target_dir = Path(os.path.abspath(outdir))
+    try:
+        link_dir.mkdir(parents=True, exist_ok=True)
+        for manifest in files:
+            link = link_dir / manifest.name
+            link.unlink(missing_ok=True)
+            link.symlink_to(os.path.relpath(target_dir / manifest.name, link_dir))
+    except OSError as exc:
+        where = exc.filename or link_dir
+        raise SynthError(
+            f"wrote {outdir}, but cannot link its files into the cdk8s CLI output directory "
+            f"{link_dir} ({where}: {exc.strerror or exc}): check that directory (CDK8S_OUTDIR)"
+        ) from None
+
+
+def refuse_overlapping_cli_outdir(cli_outdir: Path, outdir: Path) -> None:
+    """The cdk8s CLI deletes its output directory before each run and gets links to the files
+    of ``outdir``: one inside the other (or the same) would delete or corrupt the output."""
+    first, second = (Path(os.path.realpath(path)) for path in (cli_outdir, outdir))
+    if first == second or first in second.parents or second in first.parents:
+        raise SynthError(
+            f"the cdk8s CLI output directory {cli_outdir} (CDK8S_OUTDIR) and --outdir {outdir} "
+            "overlap: the CLI deletes its directory before every run and receives links to the "
+            "files of --outdir; keep them apart (cdk8s.yaml has `output: .cdk8s-cli-out`)"
+        )
+
+
+def _target(outdir: Path) -> OutputTarget:
+    absolute = Path(os.path.abspath(outdir))
+    path = Path(os.path.realpath(absolute.parent)) / absolute.name
+    if absolute.name and os.path.islink(path):
+        raise SynthError(
+            f"output path {outdir} is a symbolic link: pass the directory it points to, or "
+            "another --outdir"
+        )
+    if absolute.name and os.path.lexists(path) and not path.is_dir():
+        raise SynthError(
+            f"output path {outdir} exists and is not a directory: pass another --outdir"
+        )
+    return OutputTarget(path=path if absolute.name else absolute, shown=outdir)
+
+
+def _refuse_foreign(target: OutputTarget) -> bool:
+    """Whether the output directory exists; refuses one holding what this tool did not write."""
+    try:
+        info = os.lstat(target.path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISDIR(info.st_mode):
+        raise SynthError(
+            f"output path {target.shown} exists and is not a directory: pass another --outdir"
+        )
+    foreign = foreign_entries(target.path)
+    if not foreign:
+        return True
+    listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+    earlier = ""
+    if stamped_files(target.path) is None and all(name.endswith(".k8s.yaml") for name in foreign):
+        earlier = " (if they are from an earlier version of this tool, delete the directory)"
+    raise SynthError(
+        f"refusing to replace {target.shown}: it holds {listed}, which this tool did not write, "
+        f"and a synth replaces the whole directory: move them elsewhere{earlier}, or pass "
+        "another --outdir"
+    )
+
+
+def _stage(staging: Path, files: Sequence[RenderedFile]) -> None:
+    # The stamp goes first: from then on a later synth can tell this directory is its own.
+    _write_file(staging / STAMP_NAME, stamp_text([f.name for f in files]), private=False)
+    for rendered in files:
+        _write_file(staging / rendered.name, rendered.text, rendered.private)
+    descriptor = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    staging.chmod(0o755)
+
+
+def _write_file(path: Path, text: str, private: bool) -> None:
+    # Created with its final mode, so secret values are never readable by others, not even
+    # between open and chmod.
+    mode = PRIVATE_MODE if private else PUBLIC_MODE
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    descriptor = os.open(path, flags, mode)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), mode)  # the umask may have narrowed 0644; keep it exact
+    except OSError as exc:
+        exc.filename = exc.filename or str(path)  # write(2) errors carry no path: name the file
+        raise
+
+
+def _swap(parent_fd: int, staging: Path, outdir: Path) -> None:
+    try:
+        exchange.exchange_entries(parent_fd, staging.name, outdir.name)
+    except OSError as exc:
+        # Named by full path: the output directory is what a busy or immutable error is about.
+        raise OSError(exc.errno, exc.strerror, str(outdir), None, str(staging)) from None
+
+
+def _remove_previous(target: OutputTarget, previous: Path) -> None:
+    """The new output is in place; the previous one, swapped to ``previous``, goes."""
+    try:
+        remove_owned(previous)
+    except OSError as exc:
+        if exc.errno == errno.ENOTEMPTY:
+            return  # something not ours appeared in it meanwhile: it stays, without our files
+        raise SynthError(
+            f"wrote {target.shown}, but cannot remove the previous output now at {previous} "
+            f"({exc.strerror}): delete it yourself; it may hold decrypted secrets"
+        ) from None
+
+
+def _remove_stale_staging(target: OutputTarget) -> None:
+    """Remove what a killed synth left beside the output: only directories named like our
+    staging, owned by this user, and holding nothing but a stamp and the files it lists (or
+    nothing at all). Anything else with such a name is someone else's and stays."""
+    parent = target.path.parent
+    for name in os.listdir(parent):
+        if not name.startswith(target.staging_prefix):
+            continue
+        if not _STAGING_SUFFIX.match(name[len(target.staging_prefix) :]):
+            continue
+        path = parent / name
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            continue
+        if foreign_entries(path):
+            continue
+        remove_owned(path)
+
+
+def _discard(staging: Path) -> None:
+    try:
+        remove_owned(staging)
+    except FileNotFoundError:
+        pass  # renamed into place: nothing left to remove
+    except OSError:
+        pass  # a later synth removes it (it is stamped); the original error matters more
+
+
+def _os_failure(exc: OSError, shown: Path) -> SynthError:
+    where = exc.filename or shown
+    if exc.errno in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP) and exc.filename2 is not None:
+        advice = (
+            "this filesystem cannot swap directories atomically: pass an --outdir on a local "
+            "filesystem"
+        )
+    else:
+        advice = _ADVICE.get(exc.errno or 0, "check the path, or pass another --outdir")
+    return SynthError(
+        f"cannot write the output directory {shown}: {where}: {exc.strerror or exc}; the "
+        f"previous output is unchanged: {advice}"
+    )

@@ -1,0 +1,216 @@
+"""The write layer: what it replaces, what it leaves, what readers and rival writers see."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from lib.errors import SynthError
+from lib.outdir import (
+    OutputTarget,
+    link_into,
+    prepare_output,
+    refuse_overlapping_cli_outdir,
+    write_output,
+)
+from lib.outdir.stamp import STAMP_NAME, stamp_text
+from lib.output import RenderedFile
+from tests.helpers import AgeKey, clean_env, run_cli, tree_bytes
+from tests.outdir.scenario import previous_output, tree
+
+NAMES = ("00-namespace.k8s.yaml", "10-secrets.k8s.yaml", "20-gateway.k8s.yaml")
+
+
+def version(number: int) -> list[RenderedFile]:
+    """A complete output whose files are large enough that a partial one is easy to see."""
+    return [
+        RenderedFile(name, f"# version {number} of {name}\n" + f"k{number}: v\n" * 20_000, i == 1)
+        for i, name in enumerate(NAMES)
+    ]
+
+
+def target(outdir: Path, tmp_path: Path) -> OutputTarget:
+    return prepare_output(outdir, secrets_file=tmp_path / "secrets.yaml", plaintext=False)
+
+
+def test_writer_replaces_its_own_output_with_exactly_the_new_files(tmp_path: Path) -> None:
+    outdir = tmp_path / "dist"
+    write_output(target(outdir, tmp_path), version(1))
+    first = os.stat(outdir).st_ino
+    write_output(target(outdir, tmp_path), version(2)[::2])
+    assert sorted(p.name for p in outdir.iterdir()) == [STAMP_NAME, NAMES[0], NAMES[2]]
+    assert (outdir / NAMES[0]).read_text().startswith("# version 2")
+    assert os.stat(outdir).st_ino != first  # a new directory swapped in, not edited in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]  # nothing beside it
+
+
+def test_writer_modes_are_exact_whatever_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o077)
+    try:
+        write_output(target(tmp_path / "dist", tmp_path), version(1))
+    finally:
+        os.umask(previous)
+    modes = {name: mode for name, (_, mode) in tree_bytes(tmp_path / "dist").items()}
+    assert modes == {STAMP_NAME: 0o644, NAMES[0]: 0o644, NAMES[1]: 0o600, NAMES[2]: 0o644}
+    assert (tmp_path / "dist").stat().st_mode & 0o777 == 0o755
+
+
+def test_writer_an_empty_directory_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "dist").mkdir()
+    write_output(target(tmp_path / "dist", tmp_path), version(1))
+    assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == [STAMP_NAME, *NAMES]
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda d: (d / "notes.txt").write_text("mine\n"),
+        lambda d: ((d / NAMES[0]).unlink(), (d / NAMES[0]).mkdir()),  # a listed name, now a dir
+        lambda d: (d / STAMP_NAME).write_text(stamp_text(NAMES).replace("seance", "other")),
+        lambda d: (d / STAMP_NAME).write_text('{"files": ["../../etc/passwd"]}'),
+    ],
+    ids=["foreign file", "listed name is a directory", "stamp of another tool", "forged stamp"],
+)
+def test_writer_refuses_what_it_did_not_write(
+    spoil: Callable[[Path], object], tmp_path: Path
+) -> None:
+    outdir = tmp_path / "dist"
+    write_output(target(outdir, tmp_path), version(1))
+    spoil(outdir)
+    before = tree(tmp_path)
+    with pytest.raises(SynthError, match=f"refusing to replace {outdir}: it holds "):
+        write_output(target(outdir, tmp_path), version(2))
+    assert tree(tmp_path) == before
+
+
+def test_writer_failure_while_staging_leaves_previous_output(tmp_path: Path) -> None:
+    outdir = tmp_path / "dist"
+    write_output(target(outdir, tmp_path), version(1))
+    before = tree(tmp_path)
+    with pytest.raises(ValueError, match="not a manifest file name"):
+        write_output(target(outdir, tmp_path), [*version(2), RenderedFile("../x.yaml", "")])
+    assert tree(tmp_path) == before
+
+
+def test_writer_removes_only_the_stale_staging_it_owns(tmp_path: Path) -> None:
+    outdir = previous_output(tmp_path / "dist", tmp_path / "secrets.yaml")
+    ours = tmp_path / ".dist.staging-abcd1234"  # a killed synth's: stamp and listed files
+    ours.mkdir()
+    (ours / STAMP_NAME).write_text(stamp_text(["10-secrets.k8s.yaml"]))
+    (ours / "10-secrets.k8s.yaml").write_text("plaintext\n")
+    (tmp_path / ".dist.staging-empty123").mkdir()  # killed before its stamp
+    keep = {
+        ".dist.staging-notes123": "notes.txt",  # someone's files under our name pattern
+        ".dist.staging-x": "x.k8s.yaml",  # not mkdtemp's pattern
+        ".other.staging-abcd1234": STAMP_NAME,  # another output directory's
+    }
+    for name, content in keep.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / content).write_text(stamp_text([]) if content == STAMP_NAME else "x")
+    foreign_owner = tmp_path / ".dist.staging-uid12345"
+    foreign_owner.mkdir()
+    os.chown(foreign_owner, 12345, 12345)
+    (tmp_path / ".dist.staging-link1234").symlink_to(outdir)
+    prepare_output(outdir, secrets_file=tmp_path / "secrets.yaml", plaintext=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*keep, "dist", foreign_owner.name, ".dist.staging-link1234"]
+    )
+    assert sorted(p.name for p in outdir.iterdir()) == [STAMP_NAME, *NAMES[1:]]
+
+
+def poll(
+    outdir: Path, complete: dict[str, set[bytes]], stop: threading.Event
+) -> tuple[list[str], int]:
+    """Read ``outdir`` as Tilt or ``kubectl apply -f`` would, until ``stop``: what went wrong,
+    and how many complete reads there were."""
+    problems: list[str] = []
+    reads = 0
+    while not stop.is_set() or reads == 0:
+        try:
+            names = sorted(os.listdir(outdir))
+        except FileNotFoundError:
+            problems.append("the output directory was missing")
+            continue
+        if names != sorted(complete):
+            problems.append(f"saw {names}")
+            continue
+        for name in names:
+            try:
+                content = (outdir / name).read_bytes()
+            except FileNotFoundError:
+                problems.append(f"{name} was missing")
+                continue
+            if content not in complete[name]:
+                problems.append(f"{name} was partial ({len(content)} bytes)")
+        reads += 1
+    return problems, reads
+
+
+def test_writer_readers_never_see_a_missing_directory_or_a_partial_file(tmp_path: Path) -> None:
+    outdir = tmp_path / "dist"
+    versions = [version(number) for number in range(21)]
+    complete: dict[str, set[bytes]] = {STAMP_NAME: {stamp_text(NAMES).encode()}}
+    for files in versions:
+        for rendered in files:
+            complete.setdefault(rendered.name, set()).add(rendered.text.encode())
+    write_output(target(outdir, tmp_path), versions[0])
+    stop = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        reader = pool.submit(poll, outdir, complete, stop)
+        for files in versions[1:]:
+            write_output(target(outdir, tmp_path), files)
+        stop.set()
+        problems, reads = reader.result()
+    assert problems == []
+    assert reads >= 5  # the reader really ran beside the writes
+
+
+def test_writer_concurrent_cli_synths_end_with_one_complete_output(
+    fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    """Real synths: three at once into one directory, with a reader beside them."""
+    outdir = tmp_path / "out" / "dist"
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), HOME=str(tmp_path))
+    args = ("--secrets", str(fixture_secrets), "--outdir", str(outdir))
+    first = run_cli(*args, env=env)
+    assert first.returncode == 0, first.stderr
+    expected = tree_bytes(outdir)
+    stop = threading.Event()
+    with ThreadPoolExecutor(4) as pool:
+        complete = {name: {content} for name, (content, _) in expected.items()}
+        reader = pool.submit(poll, outdir, complete, stop)
+        synths = [pool.submit(run_cli, *args, env=env) for _ in range(3)]
+        results: list[subprocess.CompletedProcess[str]] = [synth.result() for synth in synths]
+        stop.set()
+        assert reader.result()[0] == []
+    for result in results:
+        # Serialized by the lock, so every one succeeds (a loser would print one line).
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == first.stdout
+    assert tree_bytes(outdir) == expected
+    assert sorted(p.name for p in outdir.parent.iterdir()) == ["dist"]
+
+
+def test_writer_cdk8s_cli_directory_may_not_overlap_the_output(tmp_path: Path) -> None:
+    outdir = tmp_path / "dist"
+    for cli_outdir in (outdir, outdir / "cli", tmp_path):
+        with pytest.raises(SynthError, match=r"\(CDK8S_OUTDIR\) and --outdir .* overlap"):
+            refuse_overlapping_cli_outdir(cli_outdir, outdir)
+    refuse_overlapping_cli_outdir(tmp_path / ".cdk8s-cli-out", outdir)  # apart: fine
+
+
+def test_writer_links_for_the_cdk8s_cli_fail_as_one_sentence(tmp_path: Path) -> None:
+    outdir = tmp_path / "dist"
+    files = version(1)
+    write_output(target(outdir, tmp_path), files)
+    (tmp_path / "cli-out").write_text("a file where the CLI's directory should be\n")
+    with pytest.raises(SynthError, match=r"wrote .*dist, but cannot link its files into the cdk8s"):
+        link_into(tmp_path / "cli-out", outdir, files)
+    link_into(tmp_path / "links", outdir, files)
+    assert (tmp_path / "links" / NAMES[1]).resolve() == outdir / NAMES[1]
