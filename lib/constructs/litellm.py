@@ -11,6 +11,7 @@ import cdk8s_plus_28 as kplus
 from constructs import Construct
 
 from lib.constructs.workload import dropped_capabilities, http_probe, resources
+from lib.litellm_runtime import WritableMount
 
 LITELLM_PORT = 4000
 CONFIG_DIR = "/etc/litellm"
@@ -33,6 +34,10 @@ class LiteLLMProps:
     in order (a later Secret wins on a duplicate key, as the kubelet does it).
     ``config_yaml``: the proxy's config.yaml, mounted from a ConfigMap. ``env``: plain
     variables. ``pod_annotations``: extra pod-template annotations (the secrets digest).
+    ``secret_key_env``: variable -> (Secret, key), single keys under another name (the Redis
+    password). ``workers``: proxy worker processes (``--num_workers``). ``metrics_port``: the
+    separate Prometheus port (``--prometheus_metrics_port``), a container and Service port named
+    ``metrics``; ``None``: none. ``scaling_mounts``: emptyDirs the Redis/metrics wiring needs.
     """
 
     image: str
@@ -42,6 +47,18 @@ class LiteLLMProps:
     env: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     name: str = "litellm"
+    secret_key_env: Mapping[str, tuple[kplus.ISecret, str]] = field(default_factory=dict)
+    workers: int = 1
+    metrics_port: int | None = None
+    scaling_mounts: Sequence[WritableMount] = ()
+
+
+def scaling_args(workers: int, metrics_port: int | None) -> list[str]:
+    """CLI flags of LiteLLM 1.106.2 for more workers and the separate metrics port."""
+    args = ["--num_workers", str(workers)] if workers > 1 else []
+    if metrics_port is not None:
+        args += ["--prometheus_metrics_port", str(metrics_port)]
+    return args
 
 
 class LiteLLM(Construct):
@@ -67,6 +84,28 @@ class LiteLLM(Construct):
         config_volume = kplus.Volume.from_config_map(
             self, "config-volume", self.config_map, name="config"
         )
+        scaling_mounts = [
+            kplus.VolumeMount(
+                path=mount.path,
+                volume=kplus.Volume.from_empty_dir(
+                    self,
+                    f"{mount.name}-volume",
+                    mount.name,
+                    size_limit=cdk8s.Size.mebibytes(mount.size_limit_mib),
+                ),
+            )
+            for mount in props.scaling_mounts
+        ]
+        ports = [kplus.ContainerPort(number=LITELLM_PORT, name="http")]
+        if props.metrics_port is not None:
+            ports.append(kplus.ContainerPort(number=props.metrics_port, name="metrics"))
+        env_variables = {
+            name: kplus.EnvValue.from_value(value) for name, value in props.env.items()
+        }
+        for name, (secret, key) in props.secret_key_env.items():
+            env_variables[name] = kplus.EnvValue.from_secret_value(
+                kplus.SecretValue(secret=secret, key=key)
+            )
         self.deployment = kplus.Deployment(
             self,
             "deployment",
@@ -87,14 +126,19 @@ class LiteLLM(Construct):
                     name=props.name,
                     image=props.image,
                     image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
-                    args=["--config", f"{CONFIG_DIR}/{CONFIG_FILE}", "--port", str(LITELLM_PORT)],
-                    ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
+                    args=[
+                        "--config",
+                        f"{CONFIG_DIR}/{CONFIG_FILE}",
+                        "--port",
+                        str(LITELLM_PORT),
+                        *scaling_args(props.workers, props.metrics_port),
+                    ],
+                    ports=ports,
                     env_from=[kplus.Env.from_secret(secret) for secret in props.secrets],
-                    env_variables={
-                        name: kplus.EnvValue.from_value(value) for name, value in props.env.items()
-                    },
+                    env_variables=env_variables,
                     volume_mounts=[
-                        kplus.VolumeMount(path=CONFIG_DIR, volume=config_volume, read_only=True)
+                        kplus.VolumeMount(path=CONFIG_DIR, volume=config_volume, read_only=True),
+                        *scaling_mounts,
                     ],
                     security_context=kplus.ContainerSecurityContextProps(
                         ensure_non_root=False,
@@ -121,7 +165,13 @@ class LiteLLM(Construct):
                 )
             ],
         )
-        self.service = self.deployment.expose_via_service(
-            name=props.name,
-            ports=[kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")],
-        )
+        service_ports = [
+            kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")
+        ]
+        if props.metrics_port is not None:
+            service_ports.append(
+                kplus.ServicePort(
+                    port=props.metrics_port, target_port=props.metrics_port, name="metrics"
+                )
+            )
+        self.service = self.deployment.expose_via_service(name=props.name, ports=service_ports)
