@@ -110,7 +110,8 @@ def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
     main = container(deployment)
     assert main["image"] == environment.gateway.image
     assert main["image"].rsplit(":", 1)[1] not in ("latest", "main-latest", "main-stable")
-    assert main["ports"] == [{"containerPort": 4000, "name": "http"}]
+    metrics_port = [{"containerPort": 9090, "name": "metrics"}] if environment.metrics else []
+    assert main["ports"] == [{"containerPort": 4000, "name": "http"}, *metrics_port]
     assert main["livenessProbe"]["httpGet"]["path"] == "/health/liveliness"
     assert main["readinessProbe"]["httpGet"]["path"] == "/health/readiness"
     startup = main["startupProbe"]
@@ -123,13 +124,17 @@ def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
 
 
 def test_manifests_services_select_their_pods(report: SynthReport) -> None:
-    for name in ["litellm", *(app.name for app in ENVIRONMENTS[report.environment].apps)]:
+    deployments = [o["metadata"]["name"] for o in objects(report) if o["kind"] == "Deployment"]
+    assert {"litellm", *(app.name for app in ENVIRONMENTS[report.environment].apps)} <= set(
+        deployments
+    )
+    for name in deployments:
         deployment = find(report, "Deployment", name)
         service = find(report, "Service", name)
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert service["spec"]["selector"].items() <= pod_labels.items()
-        port = container(deployment)["ports"][0]["containerPort"]
-        assert [p["targetPort"] for p in service["spec"]["ports"]] == [port]
+        ports = [p["containerPort"] for p in container(deployment)["ports"]]
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == ports
 
 
 def test_manifests_ingress_strips_the_litellm_prefix(report: SynthReport) -> None:
@@ -169,6 +174,7 @@ def test_manifests_everything_is_in_the_environment_namespace(report: SynthRepor
 
 def test_manifests_no_name_hashes(report: SynthReport) -> None:
     names = {o["metadata"]["name"] for o in objects(report)}
+    valkey = {"valkey"} if report.environment == "dev" else set()
     assert names == {
         "seance",
         "litellm",
@@ -176,6 +182,7 @@ def test_manifests_no_name_hashes(report: SynthReport) -> None:
         "litellm-secrets",
         "stripe-secrets",
         "backend",
+        *valkey,
     }
 
 
@@ -184,15 +191,14 @@ def test_manifests_config_is_mounted_where_the_args_point(report: SynthReport) -
     main = container(deployment)
     config_path = main["args"][main["args"].index("--config") + 1]
     assert main["args"][main["args"].index("--port") + 1] == "4000"
-    (mount,) = main["volumeMounts"]
+    (mount,) = [m for m in main["volumeMounts"] if m["name"] == "config"]
     assert config_path == f"{mount['mountPath']}/config.yaml"
     assert mount["readOnly"] is True
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
     assert volumes[mount["name"]]["configMap"]["name"] == "litellm-config"
     config = find(report, "ConfigMap", "litellm-config")
-    assert yaml.safe_load(config["data"]["config.yaml"])["general_settings"] == {
-        "master_key": "os.environ/LITELLM_MASTER_KEY"
-    }
+    general_settings = yaml.safe_load(config["data"]["config.yaml"])["general_settings"]
+    assert general_settings["master_key"] == "os.environ/LITELLM_MASTER_KEY"
 
 
 def test_manifests_config_digest_is_the_config_hash(report: SynthReport) -> None:
@@ -261,7 +267,7 @@ def test_manifests_root_path_mode_keeps_the_prefix_and_tells_litellm(
     (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
     assert (path["path"], path["pathType"]) == ("/litellm", "Prefix")
     env = container(find(report, "Deployment", "litellm"))["env"]
-    assert env == [{"name": "SERVER_ROOT_PATH", "value": "/litellm"}]
+    assert {"name": "SERVER_ROOT_PATH", "value": "/litellm"} in env
     for obj in objects(report):
         kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)
 
