@@ -3,8 +3,9 @@
 Only what the kubelet does for the objects this project emits: envFrom entries in order (a
 later one wins on a duplicate key), then ``env`` entries on top; keys that are not valid
 environment variable names skipped; ConfigMap volumes written as files under their mount path
-(re-rooted below a temporary directory); the container's args, with mount paths re-rooted the
-same way. No cluster needed, and nothing is taken from the test process's own environment.
+(re-rooted below a temporary directory), emptyDir volumes made as empty directories there; the
+container's args and env values that name a mount path, re-rooted the same way. No cluster
+needed, and nothing is taken from the test process's own environment.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class ContainerProcess:
     liveness_path: str
     readiness_path: str
     container_port: int
+    # Every declared container port by name (the first one is container_port).
+    named_ports: Mapping[str, int] = field(default_factory=dict)
 
 
 def compose(
@@ -54,21 +57,25 @@ def compose(
     mount_paths = []
     for mount in container.get("volumeMounts", []):
         volume = volumes[mount["name"]]
-        config_map = by_kind_name[("ConfigMap", volume["configMap"]["name"])]
         directory = root / mount["mountPath"].lstrip("/")
         directory.mkdir(parents=True, exist_ok=True)
+        mount_paths.append(mount["mountPath"])
+        if "emptyDir" in volume:
+            continue  # an empty writable directory, as the kubelet makes it
+        config_map = by_kind_name[("ConfigMap", volume["configMap"]["name"])]
         for key, text in config_map["data"].items():
             (directory / key).write_text(text, encoding="utf-8")
-        mount_paths.append(mount["mountPath"])
 
     args = tuple(_rerooted(arg, mount_paths, root) for arg in container.get("args", []))
-    (port,) = container["ports"]
+    env = {name: _rerooted(value, mount_paths, root) for name, value in env.items()}
+    ports = container["ports"]
     return ContainerProcess(
         args=args,
         env=env,
         liveness_path=container["livenessProbe"]["httpGet"]["path"],
         readiness_path=container["readinessProbe"]["httpGet"]["path"],
-        container_port=port["containerPort"],
+        container_port=ports[0]["containerPort"],
+        named_ports={port.get("name", ""): port["containerPort"] for port in ports},
     )
 
 
