@@ -29,8 +29,12 @@ def synth(environment: Environment, secrets: Path, outdir: Path) -> SynthReport:
     )
 
 
+def objects(report: SynthReport) -> list[Any]:
+    return list(report.objects)
+
+
 def find(report: SynthReport, kind: str, name: str) -> Any:
-    (found,) = [o for o in report.objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    (found,) = [o for o in objects(report) if o["kind"] == kind and o["metadata"]["name"] == name]
     return found
 
 
@@ -96,7 +100,7 @@ def test_scaling_prod_workers_metrics_and_existing_redis(
     volumes = find(report, "Deployment", "litellm")["spec"]["template"]["spec"]["volumes"]
     assert "emptyDir" in next(v for v in volumes if v["name"] == mount["name"])
     assert not mount.get("readOnly", False)
-    assert not [o for o in report.objects if o["metadata"]["name"] == "valkey"]
+    assert not [o for o in objects(report) if o["metadata"]["name"] == "valkey"]
     # The Ingress never routes to the metrics port.
     (rule,) = find(report, "Ingress", "litellm")["spec"]["rules"]
     assert [p["backend"]["service"]["port"] for p in rule["http"]["paths"]] == [{"number": 4000}]
