@@ -38,6 +38,8 @@ SECRETS = {
         "LITELLM_MASTER_KEY": "sk-demo-0f4c1e2b9a7d4c6e8b3a5f1d2c4e6a8b",
         "OPENAI_API_KEY": "sk-demo-openai-not-a-real-key",
         "ANTHROPIC_API_KEY": "sk-ant-demo-not-a-real-key",
+        "OPENROUTER_API_KEY": "sk-or-v1-demo-not-a-real-key-0000000000000000",
+        "REDIS_PASSWORD": "demo-valkey-password-not-secret-7f3a9c",
     },
     "stripe": {
         "STRIPE_SECRET_KEY": "sk_test_demo_not_a_real_key",
@@ -49,14 +51,48 @@ model_list:
 - model_name: gpt-4o-mini
   litellm_params:
     model: openai/gpt-4o-mini
+    timeout: 60
+    stream_timeout: 30
 - model_name: claude-sonnet
   litellm_params:
     model: anthropic/claude-sonnet-4-5
+    timeout: 120
+- model_name: openrouter-default
+  litellm_params:
+    model: openrouter/openai/gpt-4o-mini
+    timeout: 60
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
+  coordination_redis:
+    host: os.environ/REDIS_HOST
+    port: os.environ/REDIS_PORT
+    password: os.environ/REDIS_PASSWORD
+litellm_settings:
+  cache: true
+  cache_params:
+    type: redis
+    host: os.environ/REDIS_HOST
+    port: os.environ/REDIS_PORT
+    password: os.environ/REDIS_PASSWORD
+    ttl: 600
+    supported_call_types:
+    - acompletion
+    - completion
+    - atext_completion
+    - text_completion
+router_settings:
+  num_retries: 2
+  timeout: 120
+  allowed_fails: 3
+  cooldown_time: 30
+  fallbacks:
+  - gpt-4o-mini:
+    - openrouter-default
+  - claude-sonnet:
+    - openrouter-default
 """
-CONFIG_DIGEST = "52ad3fd7c5e0a7ab725d6a3a140d4d8ac38688e735cd8889f35c75df501f7b8c"
-LITELLM_SECRETS_DIGEST = "a2ff1c581d2f232205a65659741db30947681ec09cf09f5caddf2a0f9e9750e4"
+CONFIG_DIGEST = "43d588214661eb332f5d1e43c32bfc832308964220ee5121e58b2238b28d7790"
+LITELLM_SECRETS_DIGEST = "245c407462f60ec4d359ccf4ae10f96ea001d73e451965321c8a2d8fedb9ae05"
 # Every app here receives the stripe group only, so every app has backend's digest.
 STRIPE_SECRETS_DIGEST = "f688196d847cc9f200b89ef2f50ad56560d9286862ef20bff79bf2571a3ad441"
 
@@ -111,6 +147,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             period_seconds=cdk8s.Duration.seconds(period),
             failure_threshold=failures,
             timeout_seconds=cdk8s.Duration.seconds(5),
+        )
+
+    def tcp_probe(period: int, failures: int) -> kplus.Probe:
+        return kplus.Probe.from_tcp_socket(
+            port=6379,
+            period_seconds=cdk8s.Duration.seconds(period),
+            failure_threshold=failures,
+            timeout_seconds=cdk8s.Duration.seconds(2),
         )
 
     def dropped() -> kplus.ContainerSecutiryContextCapabilities:
@@ -208,7 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args=["--config", "/etc/litellm/config.yaml", "--port", str(LITELLM_PORT)],
                 ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
                 env_from=[kplus.Env.from_secret(secrets["litellm"])],
-                env_variables={},
+                env_variables={
+                    "REDIS_HOST": kplus.EnvValue.from_value("valkey"),
+                    "REDIS_PORT": kplus.EnvValue.from_value("6379"),
+                },
                 volume_mounts=[
                     kplus.VolumeMount(path="/etc/litellm", volume=config_volume, read_only=True)
                 ],
@@ -230,6 +277,76 @@ def main(argv: Sequence[str] | None = None) -> int:
         name="litellm",
         ports=[kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")],
     )
+    valkey = Construct(gateway_chart, "valkey")
+    valkey_labels = {"app.kubernetes.io/name": "valkey", "app.kubernetes.io/component": "cache"}
+    valkey_deployment = kplus.Deployment(
+        valkey,
+        "deployment",
+        metadata=cdk8s.ApiObjectMetadata(name="valkey", labels=valkey_labels),
+        replicas=1,
+        pod_metadata=cdk8s.ApiObjectMetadata(labels=valkey_labels),
+        security_context=kplus.PodSecurityContextProps(
+            ensure_non_root=True, user=999, group=999, fs_group=999
+        ),
+        automount_service_account_token=False,
+        containers=[
+            kplus.ContainerProps(
+                name="valkey",
+                image="docker.io/valkey/valkey:8.1.1",
+                image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+                command=["valkey-server"],
+                args=[
+                    "--port",
+                    "6379",
+                    "--requirepass",
+                    "$(REDIS_PASSWORD)",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    "/data",
+                    "--maxmemory",
+                    "128mb",
+                    "--maxmemory-policy",
+                    "allkeys-lru",
+                ],
+                ports=[kplus.ContainerPort(number=6379, name="redis")],
+                env_variables={
+                    "REDIS_PASSWORD": kplus.EnvValue.from_secret_value(
+                        kplus.SecretValue(secret=secrets["litellm"], key="REDIS_PASSWORD")
+                    )
+                },
+                volume_mounts=[
+                    kplus.VolumeMount(
+                        path="/data",
+                        volume=kplus.Volume.from_empty_dir(
+                            valkey, "data", "data", size_limit=cdk8s.Size.mebibytes(64)
+                        ),
+                    )
+                ],
+                security_context=kplus.ContainerSecurityContextProps(
+                    ensure_non_root=True,
+                    user=999,
+                    group=999,
+                    read_only_root_filesystem=True,
+                    allow_privilege_escalation=False,
+                    privileged=False,
+                    capabilities=dropped(),
+                    seccomp_profile=kplus.SeccompProfile(
+                        type=kplus.SeccompProfileType.RUNTIME_DEFAULT
+                    ),
+                ),
+                startup=tcp_probe(2, 30),
+                liveness=tcp_probe(10, 3),
+                readiness=tcp_probe(5, 2),
+                resources=resources(50, 160, 192),
+            )
+        ],
+    )
+    valkey_deployment.expose_via_service(
+        name="valkey", ports=[kplus.ServicePort(port=6379, target_port=6379, name="redis")]
+    )
     ingress = kplus.Ingress(
         Construct(gateway_chart, "ingress"),
         "ingress",
@@ -246,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ingress.add_host_rule(
         HOST,
         "/litellm(/|$)(.*)",
-        kplus.IngressBackend.from_service(service),
+        kplus.IngressBackend.from_service(service, port=LITELLM_PORT),
         kplus.HttpIngressPathType.IMPLEMENTATION_SPECIFIC,
     )
     consumer_app(
