@@ -260,10 +260,12 @@ def _check_redis(environment: Environment, where: str) -> None:
             f"{where}: redis password_key '{password_key}' is not an environment variable name"
         )
     if isinstance(redis, ExistingRedis):
-        if not redis.host.strip() or any(c.isspace() or c in "/@" for c in redis.host):
+        if not redis.host.strip() or any(c.isspace() or c in "/@:" for c in redis.host):
+            # Never echo a host that may hold credentials (user:password@host).
+            shown = "" if "@" in redis.host else f" '{redis.host}'"
             raise SynthError(
-                f"{where}: redis host '{redis.host}' must be a host name, without scheme, "
-                "port or credentials"
+                f"{where}: redis host{shown} must be a host name, without scheme, port or "
+                "credentials: set port and tls separately, the password with password_key"
             )
         if not 1 <= redis.port <= 65535 or redis.db < 0:
             raise SynthError(f"{where}: redis needs a port in 1-65535 and a db number >= 0")

@@ -23,6 +23,7 @@ from lib.secrets.digest import secrets_digest
 from lib.secrets.encrypted_file import inspect_encrypted_file, manifest_recipients
 from lib.secrets.model import SecretsDocument, parse_key_names, parse_secrets
 from lib.secrets.sops import decrypt, encrypt_manifests
+from lib.specs.redis import InClusterValkey
 from lib.wiring import LITELLM_POD, Wiring, wire
 
 SOPS_CONFIG = PROJECT_ROOT / ".sops.yaml"
@@ -149,9 +150,14 @@ def _check_redis_password(
     if connection is None or connection.password_key is None:
         return
     if connection.password_key not in litellm_keys:
+        what = (
+            "any long random string: the in-cluster Valkey is set up with it"
+            if isinstance(environment.redis, InClusterValkey)
+            else "the password of your Redis"
+        )
         raise SynthError(
             f"{where}: redis password_key '{connection.password_key}' is not a key the LiteLLM "
-            f"pod receives: {secrets_hint} (any long random string for an in-cluster Valkey)"
+            f"pod receives: {secrets_hint} ({what})"
         )
 
 

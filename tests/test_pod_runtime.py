@@ -48,3 +48,44 @@ def test_pod_runtime_env_from_order_env_override_and_invalid_names(tmp_path: Pat
     assert container.args == ("--config", f"{tmp_path}/etc/app/config.yaml", "--port", "80")
     assert (tmp_path / "etc/app/config.yaml").read_text() == "k: v\n"
     assert (container.liveness_path, container.readiness_path) == ("/live", "/ready")
+
+
+def test_pod_runtime_empty_dirs_env_paths_and_named_ports(tmp_path: Path) -> None:
+    objects = [
+        {
+            "kind": "Deployment",
+            "metadata": {"name": "app"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "64Mi"}}],
+                        "containers": [
+                            {
+                                "args": ["--dir", "/var/run/app/samples"],
+                                "env": [
+                                    {"name": "SAMPLES", "value": "/var/run/app"},
+                                    {"name": "ROOT_PATH", "value": "/var/run/application"},
+                                ],
+                                "volumeMounts": [{"name": "scratch", "mountPath": "/var/run/app"}],
+                                "ports": [
+                                    {"containerPort": 4000, "name": "http"},
+                                    {"containerPort": 9090, "name": "metrics"},
+                                ],
+                                "livenessProbe": {"httpGet": {"path": "/live"}},
+                                "readinessProbe": {"httpGet": {"path": "/ready"}},
+                            }
+                        ],
+                    }
+                }
+            },
+        },
+    ]
+    container = compose(objects, "app", tmp_path)
+    scratch = tmp_path / "var/run/app"
+    assert scratch.is_dir()
+    assert list(scratch.iterdir()) == []
+    assert container.args == ("--dir", f"{scratch}/samples")
+    # Only a mount path or a path below it is re-rooted, not a longer name that shares a prefix.
+    assert container.env == {"SAMPLES": str(scratch), "ROOT_PATH": "/var/run/application"}
+    assert container.container_port == 4000
+    assert container.named_ports == {"http": 4000, "metrics": 9090}
