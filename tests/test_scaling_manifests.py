@@ -168,7 +168,13 @@ ENVIRONMENT_ERRORS = {
     ),
     "host with a scheme": (
         replace(DEV, redis=ExistingRedis(host="redis://cache:6379")),
-        "redis host 'redis://cache:6379' must be a host name, without scheme, port or credentials",
+        "redis host 'redis://cache:6379' must be a host name, without scheme, port or "
+        "credentials: set port and tls separately, the password with password_key",
+    ),
+    "host with credentials, not echoed": (
+        replace(DEV, redis=ExistingRedis(host="admin:hunter2@cache")),
+        "redis host must be a host name, without scheme, port or credentials: set port and tls "
+        "separately, the password with password_key",
     ),
     "port out of range": (
         replace(DEV, redis=ExistingRedis(host="cache", port=70000)),
