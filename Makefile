@@ -15,7 +15,8 @@ synth: $(VENV)/.synth-deps
 	$(BIN)/python main.py --env $(ENV) $(if $(SECRETS),--secrets $(SECRETS)) $(if $(OUTDIR),--outdir $(OUTDIR))
 
 ## test: lint, type-check and the whole test suite: one command for developers and CI alike
-test: lint typecheck node_modules/.installed $(PROXY_VENV)/.installed $(CHECKOV_VENV)/.installed
+test: lint typecheck node_modules/.installed $(PROXY_VENV)/.installed $(CHECKOV_VENV)/.installed \
+  redis-server
 	$(BIN)/python -m pytest
 
 ## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); not part of test
@@ -61,6 +62,12 @@ $(CHECKOV_VENV)/.installed: pyproject.toml
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet $$($(PYTHON) -c \
 	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["checkov"]["requirements"]))')
 	touch $@
+
+# A real Redis (>= 7) for tests/test_scaling_e2e.py; the test starts its own on a free port, so a
+# Debian service that autostarts (or does not) changes nothing.
+.PHONY: redis-server
+redis-server:
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
 
 # The cdk8s CLI, pinned in package-lock.json: tests prove `cdk8s synth` behaves.
 node_modules/.installed: package.json package-lock.json

@@ -96,10 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         wiring = wire(environment, secrets)
     with phase("check_proxy_config"):
         check_proxy_config(
-            environment.proxy,
+            environment.proxy_config(),
             (
                 *wiring.keys_reaching(secrets, wiring.litellm_groups),
                 *environment.litellm_env(),
+                *environment.litellm_secret_env(),
             ),
             where=f"lib/environments.py, environment '{environment.name}'",
             secrets_hint=f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`",

@@ -14,7 +14,11 @@ from lib.constructs.consumer_app import ConsumerApp
 from lib.constructs.gateway_ingress import GatewayIngress, GatewayIngressProps
 from lib.constructs.litellm import LITELLM_PORT, LiteLLM, LiteLLMProps
 from lib.constructs.network_isolation import HTTPS_PORT, IsolatedWorkload, NetworkIsolation
+from lib.constructs.service_monitor import ServiceMonitor, ServiceMonitorProps
+from lib.constructs.valkey import Valkey, ValkeyProps
 from lib.environments import Environment, PathPrefixMode
+from lib.specs.metrics import METRICS_PATH, MULTIPROC_MOUNT
+from lib.specs.redis import InClusterValkey
 from lib.wiring import LITELLM_POD, Wiring
 
 SECRETS_DIGEST_ANNOTATION = "seance.dev/secrets-digest"
@@ -36,6 +40,9 @@ class GatewayChart(cdk8s.Chart):
         super().__init__(
             scope, construct_id, namespace=environment.namespace, disable_resource_name_hashes=True
         )
+        # The Redis password and the in-cluster Valkey's come from the LiteLLM group.
+        litellm_secret = secrets_by_group[wiring.litellm_groups[0]]
+        metrics = environment.metrics
         litellm = LiteLLM(
             self,
             "litellm",
@@ -43,10 +50,17 @@ class GatewayChart(cdk8s.Chart):
                 image=environment.gateway.image,
                 replicas=environment.gateway.replicas,
                 secrets=[secrets_by_group[group] for group in wiring.litellm_groups],
-                config_yaml=environment.proxy.render(),
+                config_yaml=environment.proxy_config().render(),
                 env=environment.litellm_env(),
                 pod_annotations=_digest_annotation(secrets_digests.get(LITELLM_POD)),
                 availability=environment.gateway.availability,
+                secret_key_env={
+                    variable: (litellm_secret, key)
+                    for variable, key in environment.litellm_secret_env().items()
+                },
+                workers=environment.gateway.workers,
+                metrics_port=metrics.port if metrics is not None else None,
+                scaling_mounts=(MULTIPROC_MOUNT,) if metrics is not None else (),
             ),
         )
         Availability(
@@ -58,6 +72,26 @@ class GatewayChart(cdk8s.Chart):
             replicas=environment.gateway.replicas,
             spec=environment.gateway.availability,
         )
+        if isinstance(environment.redis, InClusterValkey):
+            Valkey(
+                self,
+                "valkey",
+                ValkeyProps(spec=environment.redis, password_secret=litellm_secret),
+            )
+        if metrics is not None and metrics.service_monitor:
+            ServiceMonitor(
+                self,
+                "service-monitor",
+                ServiceMonitorProps(
+                    name="litellm",
+                    service=litellm.service,
+                    selector={"app.kubernetes.io/name": "litellm"},
+                    port="metrics",
+                    path=METRICS_PATH,
+                    interval=metrics.scrape_interval,
+                    labels=metrics.service_monitor_labels,
+                ),
+            )
         GatewayIngress(
             self,
             "ingress",

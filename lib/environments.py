@@ -8,19 +8,30 @@ To add an environment, add an entry to ``ENVIRONMENTS``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
 from lib.errors import SynthError
 from lib.external_secrets import ExternalSecretSource, SecretStoreRef
-from lib.names import is_dns_label
+from lib.names import is_dns_label, is_env_var_name
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.specs.apps import ConsumerAppSpec, HttpProbes
 from lib.specs.availability import AutoscalingSpec, AvailabilitySpec
+from lib.specs.cache import CacheSpec
 from lib.specs.gateway import GatewaySpec
 from lib.specs.image import ImagePolicy, ImageRef
+from lib.specs.metrics import MULTIPROC_DIR, MetricsSpec
 from lib.specs.network import AppIngress, NetworkSpec
+from lib.specs.redis import (
+    PASSWORD_VARIABLE,
+    ExistingRedis,
+    InClusterValkey,
+    RedisConnection,
+    RedisSpec,
+    connection_of,
+)
+from lib.specs.router import RouterSpec
 
 # Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release.
 # The release notes of the 1.10x series publish and sign the images as
@@ -70,9 +81,11 @@ class Environment:
     ``network``: ingress isolation and the optional egress policy of the gateway.
     ``image_policy``: whether every image must be pinned by digest.
     ``allow_demo_key`` lets the environment read a secrets file encrypted to the public demo
-    key; production must not. ``proxy`` is LiteLLM's config.yaml: models and pass-through
-    settings. ``secret_mode`` picks how values reach the cluster; ``external_secrets`` is the
-    store the ``EXTERNAL`` mode reads from.
+    key; production must not. ``proxy`` is LiteLLM's config.yaml: models, router, cache and
+    pass-through settings. ``secret_mode`` picks how values reach the cluster;
+    ``external_secrets`` is the store the ``EXTERNAL`` mode reads from. ``redis``: the Redis or
+    Valkey the proxy processes share (required with more than one replica or worker, and for
+    the cache). ``metrics``: the Prometheus callback on its own port, and a ServiceMonitor.
     """
 
     name: str
@@ -91,12 +104,37 @@ class Environment:
     allow_demo_key: bool = False
     litellm_group: str = "litellm"
     ingress_class: str = "nginx"
+    redis: RedisSpec | None = None
+    metrics: MetricsSpec | None = None
+
+    @property
+    def redis_connection(self) -> RedisConnection | None:
+        return connection_of(self.redis) if self.redis is not None else None
+
+    def proxy_config(self) -> ProxyConfigSpec:
+        """``proxy`` with this environment's Redis and metrics filled in: what is rendered."""
+        return replace(self.proxy, redis=self.redis_connection, prometheus=self.metrics is not None)
 
     def litellm_env(self) -> dict[str, str]:
         """Plain (non-secret) variables of the LiteLLM container."""
+        env: dict[str, str] = {}
         if self.path_prefix_mode is PathPrefixMode.ROOT_PATH:
-            return {"SERVER_ROOT_PATH": LITELLM_PATH_PREFIX}
-        return {}
+            env["SERVER_ROOT_PATH"] = LITELLM_PATH_PREFIX
+        if (connection := self.redis_connection) is not None:
+            env.update(connection.plain_env())
+        if self.metrics is not None:
+            # The metrics process reads every worker's samples from here: a writable mount.
+            env["PROMETHEUS_MULTIPROC_DIR"] = MULTIPROC_DIR
+        return env
+
+    def litellm_secret_env(self) -> dict[str, str]:
+        """Variables of the LiteLLM container taken from single keys of its secrets group:
+        variable -> key. Only when the Redis password key is not already called
+        REDIS_PASSWORD, which envFrom hands over as it is."""
+        connection = self.redis_connection
+        if connection is None or connection.password_key in (None, PASSWORD_VARIABLE):
+            return {}
+        return {PASSWORD_VARIABLE: connection.password_key}
 
 
 # A stand-in for your own backend: a tiny static HTTP server that receives the Stripe keys.
@@ -114,13 +152,28 @@ _EXAMPLE_BACKEND = ConsumerAppSpec(
 )
 
 # Models clients can ask for. Each provider's key comes from the secrets' litellm group
-# (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...): add the key there, then the model here.
+# (OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENROUTER_API_KEY, ...): add the key there, then the model
+# here. openrouter-default is the system default provider: a model that fails (errors,
+# timeouts, rate limits) is answered by it instead.
 _MODELS = ProxyConfigSpec(
     models=(
-        ModelSpec(name="gpt-4o-mini", model="openai/gpt-4o-mini"),
-        ModelSpec(name="claude-sonnet", model="anthropic/claude-sonnet-4-5"),
+        ModelSpec(name="gpt-4o-mini", model="openai/gpt-4o-mini", timeout=60, stream_timeout=30),
+        ModelSpec(name="claude-sonnet", model="anthropic/claude-sonnet-4-5", timeout=120),
+        ModelSpec(name="openrouter-default", model="openrouter/openai/gpt-4o-mini", timeout=60),
+    ),
+    router=RouterSpec(
+        num_retries=2,
+        timeout=120,
+        fallbacks={
+            "gpt-4o-mini": ("openrouter-default",),
+            "claude-sonnet": ("openrouter-default",),
+        },
+        allowed_fails=3,
+        cooldown_time=30,
     ),
 )
+# Development caches identical requests for 10 minutes in the in-cluster Valkey.
+_DEV_PROXY = replace(_MODELS, cache=CacheSpec(ttl_seconds=600))
 
 ENVIRONMENTS: dict[str, Environment] = {
     "dev": Environment(
@@ -130,8 +183,10 @@ ENVIRONMENTS: dict[str, Environment] = {
         secrets_file=Path("secrets/secrets.yaml"),
         gateway=GatewaySpec(image=LITELLM_IMAGE, replicas=1),
         apps=(_EXAMPLE_BACKEND,),
-        proxy=_MODELS,
+        proxy=_DEV_PROXY,
         allow_demo_key=True,
+        # A throwaway Valkey next to the proxy, password from the secrets (REDIS_PASSWORD).
+        redis=InClusterValkey(),
     ),
     "prod": Environment(
         name="prod",
@@ -141,12 +196,17 @@ ENVIRONMENTS: dict[str, Environment] = {
         gateway=GatewaySpec(
             image=LITELLM_IMAGE,
             replicas=2,
+            workers=2,
             availability=AvailabilitySpec(
                 spread_across_zones=True, autoscaling=AutoscalingSpec(max_replicas=6)
             ),
         ),
         apps=(_EXAMPLE_BACKEND,),
         proxy=_MODELS,
+        # The Valkey that already runs in the cluster; its password is REDIS_PASSWORD in the
+        # litellm group (filled by the External Secrets Operator).
+        redis=ExistingRedis(host="valkey-primary.valkey.svc.cluster.local", port=6379),
+        metrics=MetricsSpec(),
         # Production writes no plaintext: the External Secrets Operator fills the Secrets
         # from the store; the SOPS file only tells which keys each group has.
         secret_mode=SecretMode.EXTERNAL,
@@ -205,6 +265,8 @@ def check_environment(environment: Environment) -> None:
             f"{availability.autoscaling.max_replicas} is below replicas {gateway.replicas}"
         )
     _check_images(environment, where)
+    _check_redis(environment, where)
+    _check_metrics(environment, where)
     seen: set[str] = set()
     for app in environment.apps:
         if not is_dns_label(app.name) or app.name in _RESERVED_APP_NAMES or app.name in seen:
@@ -243,3 +305,52 @@ def _check_images(environment: Environment, where: str) -> None:
                 "environment's image_policy requires digests: append @sha256:<digest> "
                 '(README, "Pin images by digest")'
             )
+
+
+def _check_redis(environment: Environment, where: str) -> None:
+    gateway, redis = environment.gateway, environment.redis
+    if redis is None:
+        if gateway.replicas > 1 or gateway.workers > 1:
+            raise SynthError(
+                f"{where}: {gateway.replicas} replicas x {gateway.workers} workers without "
+                "Redis: rate limits, cooldowns and the cache would be kept per process; set "
+                "redis (ExistingRedis or InClusterValkey) or run 1 replica with 1 worker"
+            )
+        return
+    password_key = redis.password_key
+    if password_key is not None and not is_env_var_name(password_key):
+        raise SynthError(
+            f"{where}: redis password_key '{password_key}' is not an environment variable name"
+        )
+    if isinstance(redis, ExistingRedis):
+        if not redis.host.strip() or any(c.isspace() or c in "/@:" for c in redis.host):
+            # Never echo a host that may hold credentials (user:password@host).
+            shown = "" if "@" in redis.host else f" '{redis.host}'"
+            raise SynthError(
+                f"{where}: redis host{shown} must be a host name, without scheme, port or "
+                "credentials: set port and tls separately, the password with password_key"
+            )
+        if not 1 <= redis.port <= 65535 or redis.db < 0:
+            raise SynthError(f"{where}: redis needs a port in 1-65535 and a db number >= 0")
+    elif isinstance(redis, InClusterValkey):
+        taken = {"litellm", *(app.name for app in environment.apps)}
+        if not is_dns_label(redis.name) or redis.name in taken:
+            raise SynthError(
+                f"{where}: valkey name '{redis.name}' must be a DNS-1123 label that no app or "
+                "the proxy uses"
+            )
+        if redis.max_memory_mib < 16 or redis.run_as_user < 1 or not redis.image.strip():
+            raise SynthError(
+                f"{where}: valkey needs an image, max_memory_mib >= 16 and a non-root run_as_user"
+            )
+
+
+def _check_metrics(environment: Environment, where: str) -> None:
+    metrics = environment.metrics
+    if metrics is None:
+        return
+    if not 1 <= metrics.port <= 65535 or metrics.port == 4000:
+        raise SynthError(
+            f"{where}: metrics port {metrics.port} must be in 1-65535 and differ from the "
+            "proxy's port 4000"
+        )

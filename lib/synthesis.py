@@ -19,6 +19,7 @@ from lib.secrets.encrypted_file import inspect_encrypted_file, manifest_recipien
 from lib.secrets.model import SecretsDocument, parse_key_names, parse_secrets
 from lib.secrets.sops import decrypt, encrypt_manifests
 from lib.specs.image import ImageRef
+from lib.specs.redis import InClusterValkey
 from lib.wiring import LITELLM_POD, Wiring, wire
 
 SOPS_CONFIG = PROJECT_ROOT / ".sops.yaml"
@@ -106,14 +107,15 @@ def synthesize(
             decrypt(encrypted, identity=identity), secrets_path, environment.litellm_group
         )
     wiring = wire(environment, secrets)
+    litellm_keys = wiring.keys_reaching(secrets, wiring.litellm_groups)
+    where = f"lib/environments.py, environment '{environment.name}'"
+    secrets_hint = f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`"
+    _check_redis_password(environment, litellm_keys, where, secrets_hint)
     keys = check_proxy_config(
-        environment.proxy,
-        (
-            *wiring.keys_reaching(secrets, wiring.litellm_groups),
-            *environment.litellm_env(),
-        ),
-        where=f"lib/environments.py, environment '{environment.name}'",
-        secrets_hint=f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`",
+        environment.proxy_config(),
+        (*litellm_keys, *environment.litellm_env(), *environment.litellm_secret_env()),
+        where=where,
+        secrets_hint=secrets_hint,
     )
     digests = _secrets_digests(secrets, wiring)
 
@@ -150,6 +152,25 @@ def _rendered(manifest: ManifestFile, environment: Environment) -> RenderedFile:
                 "cluster's age recipient in that creation rule"
             )
     return RenderedFile(name=manifest.name, text=text, private=manifest.private)
+
+
+def _check_redis_password(
+    environment: Environment, litellm_keys: tuple[str, ...], where: str, secrets_hint: str
+) -> None:
+    """The Redis password key must be in the LiteLLM group: Valkey and the proxy both read it."""
+    connection = environment.redis_connection
+    if connection is None or connection.password_key is None:
+        return
+    if connection.password_key not in litellm_keys:
+        what = (
+            "any long random string: the in-cluster Valkey is set up with it"
+            if isinstance(environment.redis, InClusterValkey)
+            else "the password of your Redis"
+        )
+        raise SynthError(
+            f"{where}: redis password_key '{connection.password_key}' is not a key the LiteLLM "
+            f"pod receives: {secrets_hint} ({what})"
+        )
 
 
 def _secrets_digests(secrets: SecretsDocument, wiring: Wiring) -> dict[str, str]:

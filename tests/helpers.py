@@ -23,6 +23,8 @@ FAKE_SECRETS: dict[str, dict[str, str]] = {
         "LITELLM_MASTER_KEY": FAKE_MASTER_KEY,
         "OPENAI_API_KEY": "sk-fixture-openai-5d1e7c9b3a",
         "ANTHROPIC_API_KEY": "sk-ant-fixture-8b2f6e4c0a",
+        "OPENROUTER_API_KEY": "sk-or-fixture-3e7a1d9c5b",
+        "REDIS_PASSWORD": "redis-fixture-6c2e8a4f1d",
     },
     "stripe": {
         "STRIPE_SECRET_KEY": "sk_test_fixture_c4a9e1f7b3",

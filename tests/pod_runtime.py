@@ -103,6 +103,8 @@ class ContainerProcess:
     drops_all_capabilities: bool
     config_mounts: tuple[ConfigMount, ...]
     writable_mounts: tuple[TmpfsMount, ...]
+    # Every declared container port by name (the first one is container_port).
+    named_ports: Mapping[str, int] = field(default_factory=dict)
 
 
 def compose(
@@ -186,13 +188,14 @@ def compose(
     def effective(key: str) -> Any:
         return container_security.get(key, pod_security.get(key))
 
-    (port,) = container["ports"]
+    ports = container["ports"]
     return ContainerProcess(
         args=tuple(container.get("args", [])),
         env=env,
         liveness_path=container["livenessProbe"]["httpGet"]["path"],
         readiness_path=container["readinessProbe"]["httpGet"]["path"],
-        container_port=port["containerPort"],
+        container_port=ports[0]["containerPort"],
+        named_ports={port.get("name", ""): port["containerPort"] for port in ports},
         user=effective("runAsUser"),
         group=effective("runAsGroup"),
         supplementary_groups=(pod_security["fsGroup"],) if "fsGroup" in pod_security else (),

@@ -196,7 +196,7 @@ def test_cli_flat_layout_gives_everything_one_shared_secret(
     assert result.returncode == 0, result.stderr
     assert "(flat layout;" in result.stdout
     gateway = (outdir / "20-gateway.k8s.yaml").read_text()
-    assert gateway.count("name: shared-secrets") == 2  # LiteLLM and the backend
+    assert gateway.count("name: shared-secrets") == 3  # LiteLLM, Valkey's password, the backend
     assert "name: shared-secrets" in (outdir / "10-secrets.k8s.yaml").read_text()
 
 
@@ -232,7 +232,7 @@ def test_cli_prints_the_key_report(fixture_secrets: Path, age_key: AgeKey, tmp_p
         env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
     )
     assert result.returncode == 0, result.stderr
-    report = "LLM API keys configured: ANTHROPIC_API_KEY, OPENAI_API_KEY; "
+    report = "LLM API keys configured: ANTHROPIC_API_KEY, OPENAI_API_KEY, OPENROUTER_API_KEY; "
     assert report + "model providers with no key: none" in result.stdout.splitlines()
 
 

@@ -13,14 +13,10 @@ installed by `make test` into .venv-proxy.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -38,17 +34,15 @@ from lib.synthesis import SynthRequest, synthesize
 from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, PROJECT_ROOT, AgeKey, encrypt_document
 from tests.locked_down import command, in_namespace_of
 from tests.pod_runtime import ContainerProcess, compose
+from tests.proxy_harness import (
+    OFFLINE,
+    PROXY_BIN,
+    _stop,
+    _wait_until_live,
+    free_port,
+    http,
+)
 
-PROXY_BIN = PROJECT_ROOT / ".venv-proxy" / "bin" / "litellm"
-BOOT_TIMEOUT_SECONDS = 120
-# LiteLLM fetches model prices and other JSON from the internet at import unless told to use
-# its bundled copies; tests must not leave 127.0.0.1.
-OFFLINE = {
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
-    "LITELLM_LOCAL_BLOG_POSTS": "True",
-    "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
-}
 # What the proxy's log says when a write is refused; none may appear.
 WRITE_REFUSED = (
     "Read-only file system",
@@ -167,28 +161,6 @@ def ingress_nginx_path(ingress: Mapping[str, Any], public_path: str) -> str:
     return re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))), target)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def http(
-    method: str, url: str, *, token: str | None = None, body: object = None
-) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")
-
-
 @pytest.fixture(scope="module", params=list(PathPrefixMode), ids=lambda mode: mode.value)
 def proxy(
     request: pytest.FixtureRequest,
@@ -212,6 +184,7 @@ def proxy(
             name="e2e",
             proxy=ProxyConfigSpec(models=(model,)),
             path_prefix_mode=request.param,
+            redis=None,  # one proxy process needs none; tests/test_scaling_e2e.py runs two
         )
     }
     with pytest.MonkeyPatch.context() as patch:
@@ -262,30 +235,6 @@ def proxy(
         )
     finally:
         _stop(process)
-
-
-def _wait_until_live(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"LiteLLM exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if http("GET", url)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"LiteLLM was not live within {BOOT_TIMEOUT_SECONDS} s:\n{log.read_text()[-4000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def test_e2e_probe_paths_from_the_deployment_answer(proxy: RunningProxy) -> None:

@@ -16,6 +16,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from lib.environments import ENVIRONMENTS, PathPrefixMode, SecretMode
 from lib.litellm_runtime import PROXY_GID, PROXY_UID, RUNTIME_ENV, WRITABLE_MOUNTS
+from lib.specs.metrics import MULTIPROC_MOUNT
 from lib.synthesis import SynthReport, SynthRequest, synthesize
 from tests.helpers import FAKE_SECRETS, AgeKey, all_values, tree_bytes
 from tests.schema_validation import validate_strict
@@ -118,7 +119,8 @@ def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
     main = container(deployment)
     assert main["image"] == str(environment.gateway.image)
     assert main["image"].startswith("ghcr.io/berriai/litellm-non_root:v1.106.2")
-    assert main["ports"] == [{"containerPort": 4000, "name": "http"}]
+    metrics_port = [{"containerPort": 9090, "name": "metrics"}] if environment.metrics else []
+    assert main["ports"] == [{"containerPort": 4000, "name": "http"}, *metrics_port]
     assert main["livenessProbe"]["httpGet"]["path"] == "/health/liveliness"
     assert main["readinessProbe"]["httpGet"]["path"] == "/health/readiness"
     startup = main["startupProbe"]
@@ -136,7 +138,9 @@ def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
         for m in main["volumeMounts"]
         if "emptyDir" in volumes[m["name"]]
     }
-    assert writable == {m.path: f"{m.size_limit_mib}Mi" for m in WRITABLE_MOUNTS}
+    # The metrics port's multiprocess directory is writable too, where metrics are on.
+    expected = (*WRITABLE_MOUNTS, *((MULTIPROC_MOUNT,) if environment.metrics else ()))
+    assert writable == {m.path: f"{m.size_limit_mib}Mi" for m in expected}
     env = {e["name"]: e["value"] for e in main["env"]}
     assert env.items() >= RUNTIME_ENV.items()
     assert main["securityContext"]["allowPrivilegeEscalation"] is False
@@ -144,13 +148,17 @@ def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
 
 
 def test_manifests_services_select_their_pods(report: SynthReport) -> None:
-    for name in ["litellm", *(app.name for app in ENVIRONMENTS[report.environment].apps)]:
+    deployments = [o["metadata"]["name"] for o in objects(report) if o["kind"] == "Deployment"]
+    assert {"litellm", *(app.name for app in ENVIRONMENTS[report.environment].apps)} <= set(
+        deployments
+    )
+    for name in deployments:
         deployment = find(report, "Deployment", name)
         service = find(report, "Service", name)
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert service["spec"]["selector"].items() <= pod_labels.items()
-        port = container(deployment)["ports"][0]["containerPort"]
-        assert [p["targetPort"] for p in service["spec"]["ports"]] == [port]
+        ports = [p["containerPort"] for p in container(deployment)["ports"]]
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == ports
 
 
 def test_manifests_ingress_strips_the_litellm_prefix(report: SynthReport) -> None:
@@ -191,6 +199,7 @@ def test_manifests_everything_is_in_the_environment_namespace(report: SynthRepor
 def test_manifests_no_name_hashes(report: SynthReport) -> None:
     egress = ENVIRONMENTS[report.environment].network.restrict_gateway_egress
     names = {o["metadata"]["name"] for o in objects(report)}
+    valkey = {"valkey"} if report.environment == "dev" else set()
     assert names == {
         "seance",
         "litellm",
@@ -202,6 +211,7 @@ def test_manifests_no_name_hashes(report: SynthReport) -> None:
         "litellm-ingress",
         "backend-ingress",
         *(["litellm-egress"] if egress else []),
+        *valkey,
     }
 
 
@@ -216,9 +226,8 @@ def test_manifests_config_is_mounted_where_the_args_point(report: SynthReport) -
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
     assert volumes[mount["name"]]["configMap"]["name"] == "litellm-config"
     config = find(report, "ConfigMap", "litellm-config")
-    assert yaml.safe_load(config["data"]["config.yaml"])["general_settings"] == {
-        "master_key": "os.environ/LITELLM_MASTER_KEY"
-    }
+    general_settings = yaml.safe_load(config["data"]["config.yaml"])["general_settings"]
+    assert general_settings["master_key"] == "os.environ/LITELLM_MASTER_KEY"
 
 
 def test_manifests_config_digest_is_the_config_hash(report: SynthReport) -> None:
@@ -287,7 +296,7 @@ def test_manifests_root_path_mode_keeps_the_prefix_and_tells_litellm(
     (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
     assert (path["path"], path["pathType"]) == ("/litellm", "Prefix")
     env = container(find(report, "Deployment", "litellm"))["env"]
-    assert {e["name"]: e["value"] for e in env}.items() >= {
+    assert {e["name"]: e.get("value") for e in env}.items() >= {
         **RUNTIME_ENV,
         "SERVER_ROOT_PATH": "/litellm",
     }.items()

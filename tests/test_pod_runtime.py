@@ -200,3 +200,15 @@ def test_locked_down_command_mounts_and_drops_as_composed(tmp_path: Path) -> Non
         "exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs"
         ' --inh-caps=-all --bounding-set=-all -- "$@"'
     )
+
+
+def test_pod_runtime_names_every_container_port(tmp_path: Path) -> None:
+    objects = copy.deepcopy(locked_down_objects())
+    (container_spec,) = objects[0]["spec"]["template"]["spec"]["containers"]
+    container_spec["ports"] = [
+        {"containerPort": 4000, "name": "http"},
+        {"containerPort": 9090, "name": "metrics"},
+    ]
+    container = compose(objects, "app", tmp_path)
+    assert container.container_port == 4000
+    assert container.named_ports == {"http": 4000, "metrics": 9090}

@@ -55,7 +55,12 @@ def test_modes_external_still_checks_structure_and_config(
     encrypted: Callable[..., Path], tmp_path: Path
 ) -> None:
     without_openai = {
-        "litellm": {"LITELLM_MASTER_KEY": "x", "ANTHROPIC_API_KEY": "y"},
+        "litellm": {
+            "LITELLM_MASTER_KEY": "x",
+            "ANTHROPIC_API_KEY": "y",
+            "OPENROUTER_API_KEY": "z",
+            "REDIS_PASSWORD": "p",
+        },
         "stripe": FAKE_SECRETS["stripe"],
     }
     result = run_cli(

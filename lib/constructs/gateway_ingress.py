@@ -16,6 +16,7 @@ class GatewayIngressProps:
     """``host``: the public host. ``tls_secret_name``: certificate Secret, or None for HTTP.
     ``ingress_class``: the IngressClass; the rewrite annotations are ingress-nginx's.
     ``strip_prefix``: rewrite ``/litellm/x`` to ``/x`` (True) or pass it on unchanged.
+    ``service_port``: the Service port served; never the metrics port, which stays in-cluster.
     """
 
     host: str
@@ -24,6 +25,7 @@ class GatewayIngressProps:
     tls_secret_name: str | None
     strip_prefix: bool = True
     name: str = "litellm"
+    service_port: int = 4000
 
 
 class GatewayIngress(Construct):
@@ -73,5 +75,8 @@ class GatewayIngress(Construct):
         else:
             path, path_type = PATH_PREFIX, kplus.HttpIngressPathType.PREFIX
         self.ingress.add_host_rule(
-            props.host, path, kplus.IngressBackend.from_service(props.service), path_type
+            props.host,
+            path,
+            kplus.IngressBackend.from_service(props.service, port=props.service_port),
+            path_type,
         )

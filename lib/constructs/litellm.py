@@ -18,6 +18,7 @@ from lib.constructs.workload import (
     restricted_container_security,
     restricted_pod_security,
 )
+from lib.litellm_runtime import WritableMount
 from lib.specs.availability import AvailabilitySpec
 from lib.specs.image import ImageRef
 
@@ -48,6 +49,10 @@ class LiteLLMProps:
     key, as the kubelet does it).
     ``config_yaml``: the proxy's config.yaml, mounted from a ConfigMap. ``env``: plain
     variables. ``pod_annotations``: extra pod-template annotations (the secrets digest).
+    ``secret_key_env``: variable -> (Secret, key), single keys under another name (the Redis
+    password). ``workers``: proxy worker processes (``--num_workers``). ``metrics_port``: the
+    separate Prometheus port (``--prometheus_metrics_port``), a container and Service port named
+    ``metrics``; ``None``: none. ``scaling_mounts``: emptyDirs the Redis/metrics wiring needs.
     """
 
     image: ImageRef
@@ -58,6 +63,18 @@ class LiteLLMProps:
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     availability: AvailabilitySpec = field(default_factory=AvailabilitySpec)
     name: str = "litellm"
+    secret_key_env: Mapping[str, tuple[kplus.ISecret, str]] = field(default_factory=dict)
+    workers: int = 1
+    metrics_port: int | None = None
+    scaling_mounts: Sequence[WritableMount] = ()
+
+
+def scaling_args(workers: int, metrics_port: int | None) -> list[str]:
+    """CLI flags of LiteLLM 1.106.2 for more workers and the separate metrics port."""
+    args = ["--num_workers", str(workers)] if workers > 1 else []
+    if metrics_port is not None:
+        args += ["--prometheus_metrics_port", str(metrics_port)]
+    return args
 
 
 class LiteLLM(Construct):
@@ -101,7 +118,7 @@ class LiteLLM(Construct):
                     size_limit=cdk8s.Size.mebibytes(mount.size_limit_mib),
                 ),
             )
-            for mount in litellm_runtime.WRITABLE_MOUNTS
+            for mount in (*litellm_runtime.WRITABLE_MOUNTS, *props.scaling_mounts)
         ]
         env = {
             **litellm_runtime.RUNTIME_ENV,
@@ -109,6 +126,14 @@ class LiteLLM(Construct):
             **props.env,
         }
         prestop_sleep = props.availability.prestop_sleep_seconds
+        ports = [kplus.ContainerPort(number=LITELLM_PORT, name="http")]
+        if props.metrics_port is not None:
+            ports.append(kplus.ContainerPort(number=props.metrics_port, name="metrics"))
+        env_variables = {name: kplus.EnvValue.from_value(value) for name, value in env.items()}
+        for name, (secret, key) in props.secret_key_env.items():
+            env_variables[name] = kplus.EnvValue.from_secret_value(
+                kplus.SecretValue(secret=secret, key=key)
+            )
         self.deployment = kplus.Deployment(
             self,
             "deployment",
@@ -132,12 +157,16 @@ class LiteLLM(Construct):
                     name=props.name,
                     image=str(props.image),
                     image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
-                    args=["--config", f"{CONFIG_DIR}/{CONFIG_FILE}", "--port", str(LITELLM_PORT)],
-                    ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
+                    args=[
+                        "--config",
+                        f"{CONFIG_DIR}/{CONFIG_FILE}",
+                        "--port",
+                        str(LITELLM_PORT),
+                        *scaling_args(props.workers, props.metrics_port),
+                    ],
+                    ports=ports,
                     env_from=[kplus.Env.from_secret(secret) for secret in props.secrets],
-                    env_variables={
-                        name: kplus.EnvValue.from_value(value) for name, value in env.items()
-                    },
+                    env_variables=env_variables,
                     volume_mounts=[
                         kplus.VolumeMount(path=CONFIG_DIR, volume=config_volume, read_only=True),
                         *writable,
@@ -176,7 +205,13 @@ class LiteLLM(Construct):
             ],
         )
         restrict_pod(self.deployment)
-        self.service = self.deployment.expose_via_service(
-            name=props.name,
-            ports=[kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")],
-        )
+        service_ports = [
+            kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")
+        ]
+        if props.metrics_port is not None:
+            service_ports.append(
+                kplus.ServicePort(
+                    port=props.metrics_port, target_port=props.metrics_port, name="metrics"
+                )
+            )
+        self.service = self.deployment.expose_via_service(name=props.name, ports=service_ports)

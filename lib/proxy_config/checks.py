@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from lib.errors import SynthError
 from lib.names import is_env_var_name
 from lib.proxy_config.providers import PROVIDER_KEY_VARIABLES, provider_of
+from lib.proxy_config.routing_checks import check_routing
 from lib.proxy_config.spec import ENV_REFERENCE_PREFIX, ModelSpec, ProxyConfigSpec
 from lib.secrets.model import MASTER_KEY
 
@@ -52,6 +53,7 @@ def check_proxy_config(
     available = set(pod_keys)
     for model in spec.models:
         _check_model_shape(model, where)
+    check_routing(spec, where)
     for path, value in _strings(spec.as_document(), ()):
         if value.startswith(ENV_REFERENCE_PREFIX):
             variable = value[len(ENV_REFERENCE_PREFIX) :]

@@ -20,7 +20,7 @@ from tests.helpers import FAKE_SECRETS
 from tests.schema_validation import SchemaValidationError, validate_strict
 
 NAMESPACE = "seance"
-KEYS = tuple(FAKE_SECRETS["litellm"])
+KEYS = ("LITELLM_MASTER_KEY", "OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 SOURCE = ExternalSecretSource(store=SecretStoreRef(name="vault", kind="ClusterSecretStore"))
 
 

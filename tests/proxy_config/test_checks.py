@@ -62,11 +62,12 @@ def test_checks_env_reference_anywhere_in_passthrough_settings() -> None:
     spec = ProxyConfigSpec(
         models=(ModelSpec("gpt", "openai/gpt-4o-mini"),),
         litellm_settings={
-            "cache_params": {"type": "redis", "password": "os.environ/REDIS_PASSWORD"}
+            "s3_callback_params": {"s3_aws_secret_access_key": "os.environ/AWS_SECRET_KEY"}
         },
     )
     assert error_of(spec).startswith(
-        f"{WHERE}: setting litellm_settings.cache_params.password reads os.environ/REDIS_PASSWORD"
+        f"{WHERE}: setting litellm_settings.s3_callback_params.s3_aws_secret_access_key reads "
+        "os.environ/AWS_SECRET_KEY"
     )
 
 

@@ -7,7 +7,7 @@ import subprocess
 
 from lib.proxy_config.providers import PROVIDER_KEY_VARIABLES, provider_of
 from tests.helpers import PROJECT_ROOT
-from tests.test_litellm_e2e import OFFLINE
+from tests.proxy_harness import OFFLINE
 
 PROXY_PYTHON = PROJECT_ROOT / ".venv-proxy" / "bin" / "python"
 ASK_LITELLM = """

@@ -1,0 +1,125 @@
+"""An in-cluster Valkey for development: one ephemeral pod and its Service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cdk8s
+import cdk8s_plus_28 as kplus
+from constructs import Construct
+
+from lib.constructs.workload import dropped_capabilities, resources
+from lib.specs.redis import PASSWORD_VARIABLE, REDIS_PORT, InClusterValkey
+
+DATA_DIR = "/data"
+# Valkey's own server binary in the official image; its entrypoint script is bypassed so that
+# nothing tries to chown /data as root.
+SERVER_BINARY = "valkey-server"
+
+
+@dataclass(frozen=True)
+class ValkeyProps:
+    """``spec``: the environment's Valkey. ``password_secret``: the Secret (the LiteLLM group's)
+    holding ``spec.password_key``; Valkey gets that one key, as ``REDIS_PASSWORD``."""
+
+    spec: InClusterValkey
+    password_secret: kplus.ISecret
+
+
+class Valkey(Construct):
+    """Valkey without persistence (no RDB snapshots, no AOF): a restart empties the cache and
+    the counters, which is what a development cache should do. It runs as the image's numeric
+    non-root user with a read-only root filesystem; ``/data`` (its working directory) is an
+    emptyDir. The password reaches the server through ``$(REDIS_PASSWORD)`` in its args, which
+    the kubelet expands from the container's env: the pod spec never holds the value."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: ValkeyProps) -> None:
+        super().__init__(scope, construct_id)
+        spec = props.spec
+        labels = {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": "cache"}
+        data = kplus.Volume.from_empty_dir(
+            self, "data", "data", size_limit=cdk8s.Size.mebibytes(64)
+        )
+        self.deployment = kplus.Deployment(
+            self,
+            "deployment",
+            metadata=cdk8s.ApiObjectMetadata(name=spec.name, labels=labels),
+            replicas=1,
+            pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
+            security_context=kplus.PodSecurityContextProps(
+                ensure_non_root=True,
+                user=spec.run_as_user,
+                group=spec.run_as_user,
+                fs_group=spec.run_as_user,
+            ),
+            automount_service_account_token=False,
+            containers=[
+                kplus.ContainerProps(
+                    name=spec.name,
+                    image=spec.image,
+                    image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+                    command=[SERVER_BINARY],
+                    args=server_args(spec),
+                    ports=[kplus.ContainerPort(number=REDIS_PORT, name="redis")],
+                    env_variables={
+                        PASSWORD_VARIABLE: kplus.EnvValue.from_secret_value(
+                            kplus.SecretValue(secret=props.password_secret, key=spec.password_key)
+                        )
+                    },
+                    volume_mounts=[kplus.VolumeMount(path=DATA_DIR, volume=data)],
+                    security_context=kplus.ContainerSecurityContextProps(
+                        ensure_non_root=True,
+                        user=spec.run_as_user,
+                        group=spec.run_as_user,
+                        read_only_root_filesystem=True,
+                        allow_privilege_escalation=False,
+                        privileged=False,
+                        capabilities=dropped_capabilities(),
+                        seccomp_profile=kplus.SeccompProfile(
+                            type=kplus.SeccompProfileType.RUNTIME_DEFAULT
+                        ),
+                    ),
+                    startup=_tcp_probe(period_seconds=2, failure_threshold=30),
+                    liveness=_tcp_probe(period_seconds=10, failure_threshold=3),
+                    readiness=_tcp_probe(period_seconds=5, failure_threshold=2),
+                    resources=resources(
+                        cpu_request_millis=50,
+                        memory_request_mib=spec.max_memory_mib + 32,
+                        memory_limit_mib=spec.max_memory_mib + 64,
+                    ),
+                )
+            ],
+        )
+        self.service = self.deployment.expose_via_service(
+            name=spec.name,
+            ports=[kplus.ServicePort(port=REDIS_PORT, target_port=REDIS_PORT, name="redis")],
+        )
+
+
+def server_args(spec: InClusterValkey) -> list[str]:
+    """Valkey's command line: password from the env, no persistence, bounded memory."""
+    return [
+        "--port",
+        str(REDIS_PORT),
+        "--requirepass",
+        f"$({PASSWORD_VARIABLE})",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        DATA_DIR,
+        "--maxmemory",
+        f"{spec.max_memory_mib}mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ]
+
+
+def _tcp_probe(*, period_seconds: int, failure_threshold: int) -> kplus.Probe:
+    return kplus.Probe.from_tcp_socket(
+        port=REDIS_PORT,
+        period_seconds=cdk8s.Duration.seconds(period_seconds),
+        failure_threshold=failure_threshold,
+        timeout_seconds=cdk8s.Duration.seconds(2),
+    )

@@ -1,0 +1,101 @@
+"""Where the gateway's Redis (or Valkey, which speaks the same protocol) is.
+
+More than one proxy process (replicas x workers) needs one: LiteLLM keeps rate-limit counters,
+cooldowns, routing usage and the response cache per process unless they share a Redis. Two ways
+to have one: a server that already runs (``ExistingRedis``) or a small in-cluster Valkey for
+development (``InClusterValkey``). Either way the proxy is handed the variables LiteLLM itself
+reads (``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_PASSWORD``, ``REDIS_SSL``, ``REDIS_DB``) and its
+config refers to them as ``os.environ/...``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Pinned like the LiteLLM image: a release tag, never "latest"; pin a digest with image@sha256:...
+VALKEY_IMAGE = "docker.io/valkey/valkey:8.1.1"
+REDIS_PORT = 6379
+# The key of the LiteLLM secrets group that holds the password, unless a spec names another.
+DEFAULT_PASSWORD_KEY = "REDIS_PASSWORD"  # noqa: S105 - a key name, not a password
+# What the proxy reads; LiteLLM builds its coordination client from REDIS_* variables.
+HOST_VARIABLE = "REDIS_HOST"
+PORT_VARIABLE = "REDIS_PORT"
+PASSWORD_VARIABLE = "REDIS_PASSWORD"  # noqa: S105 - a variable name
+SSL_VARIABLE = "REDIS_SSL"
+DB_VARIABLE = "REDIS_DB"
+
+
+@dataclass(frozen=True)
+class ExistingRedis:
+    """A Redis or Valkey server that already runs (a managed service, a shared cluster install).
+
+    ``host``/``port``: where it listens, as the LiteLLM pod resolves it. ``tls``: connect with
+    TLS. ``db``: the database number. ``password_key``: the key of the LiteLLM secrets group that
+    holds its password (``None``: the server needs none).
+    """
+
+    host: str
+    port: int = REDIS_PORT
+    tls: bool = False
+    db: int = 0
+    password_key: str | None = DEFAULT_PASSWORD_KEY
+
+
+@dataclass(frozen=True)
+class InClusterValkey:
+    """A single ephemeral Valkey pod and Service for development: no persistence, no replicas.
+
+    Its password is the ``password_key`` of the LiteLLM secrets group, taken from the secrets
+    file (never generated at synth time: a generated one would change on every synth and roll
+    both pods). Valkey receives that one key only, not the whole group.
+    ``max_memory_mib``: Valkey's ``maxmemory``; least recently used keys are evicted beyond it.
+    ``run_as_user``: the numeric ``valkey`` user of the official image.
+    """
+
+    image: str = VALKEY_IMAGE
+    name: str = "valkey"
+    password_key: str = DEFAULT_PASSWORD_KEY
+    max_memory_mib: int = 128
+    run_as_user: int = 999
+
+
+RedisSpec = ExistingRedis | InClusterValkey
+
+
+@dataclass(frozen=True)
+class RedisConnection:
+    """What the proxy is told, whichever way the server is provided."""
+
+    host: str
+    port: int
+    tls: bool
+    db: int
+    password_key: str | None
+
+    def plain_env(self) -> dict[str, str]:
+        """The non-secret REDIS_* variables of the LiteLLM container."""
+        env = {HOST_VARIABLE: self.host, PORT_VARIABLE: str(self.port)}
+        if self.tls:
+            env[SSL_VARIABLE] = "true"
+        if self.db:
+            env[DB_VARIABLE] = str(self.db)
+        return env
+
+    @property
+    def password_variable(self) -> str | None:
+        return PASSWORD_VARIABLE if self.password_key is not None else None
+
+
+def connection_of(redis: RedisSpec) -> RedisConnection:
+    if isinstance(redis, InClusterValkey):
+        # The Service of the same name, in the same namespace.
+        return RedisConnection(
+            host=redis.name, port=REDIS_PORT, tls=False, db=0, password_key=redis.password_key
+        )
+    return RedisConnection(
+        host=redis.host,
+        port=redis.port,
+        tls=redis.tls,
+        db=redis.db,
+        password_key=redis.password_key,
+    )

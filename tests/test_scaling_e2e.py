@@ -1,0 +1,527 @@
+"""End to end: two real LiteLLM proxy replicas sharing a real Redis, all composed from the
+synthesized objects.
+
+One environment is synthesized with two replicas, the in-cluster Valkey, the response cache,
+fallbacks, a per-model rate limit and metrics. Then, the way the kubelet would start them:
+
+- the Valkey Deployment's container becomes a ``redis-server`` process (Debian's Redis 7 stands
+  in for ``valkey-server``, which speaks the same protocol and takes the same flags): its
+  command line is the Deployment's args with ``$(REDIS_PASSWORD)`` expanded from its env (the
+  Secret's key), as the kubelet expands them;
+- the LiteLLM Deployment's container becomes two proxy processes (tests/pod_runtime.py), each
+  with its own copy of the pod's volumes.
+
+Adapted to a shared machine, and only this: every container port is mapped to a free port on
+127.0.0.1 and every process listens there only; the Service name ``valkey`` in ``REDIS_HOST``
+resolves to 127.0.0.1 and its port to Redis's local port (what cluster DNS and the Service do).
+The fake providers are reached through each model's ``api_base`` in the test's own config.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib.environments import ENVIRONMENTS
+from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
+from lib.specs.cache import CacheSpec
+from lib.specs.metrics import MetricsSpec
+from lib.specs.redis import InClusterValkey
+from lib.specs.router import RouterSpec
+from lib.synthesis import SynthRequest, synthesize
+from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, PROJECT_ROOT, AgeKey, encrypt_document
+from tests.pod_runtime import compose
+from tests.proxy_harness import OFFLINE, PROXY_BIN, _stop, _wait_until_live, free_port, http
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+SLOW_MODEL_TIMEOUT_SECONDS = 2
+HANG_SECONDS = 20
+RATE_LIMIT_RPM = 3
+# LiteLLM pushes each process's rate-limit counts to Redis every second.
+COUNTER_SYNC_SECONDS = 2.0
+
+
+class _FakeProvider(BaseHTTPRequestHandler):
+    """An OpenAI-compatible provider. The upstream model name picks the behaviour: ``fail-*``
+    answers 500, ``hang-*`` answers only after HANG_SECONDS, anything else answers 200."""
+
+    server: Any
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _reply(self, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the proxy gave up on a hanging request
+
+    def do_GET(self) -> None:
+        self._reply(200, {"object": "list", "data": [{"id": "any", "object": "model"}]})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        model = str(body.get("model", ""))
+        self.server.calls.append((self.headers.get("Authorization"), model, body))
+        if model.startswith("fail-"):
+            self._reply(500, {"error": {"message": "upstream broke", "type": "server_error"}})
+            return
+        if model.startswith("hang-"):
+            time.sleep(HANG_SECONDS)
+        self._reply(
+            200,
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": self.server.answer},
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
+
+
+@dataclass
+class Provider:
+    base: str
+    calls: list[tuple[str | None, str, Any]]
+
+    def calls_with(self, text: str) -> list[tuple[str | None, str, Any]]:
+        return [call for call in self.calls if text in json.dumps(call[2])]
+
+
+@pytest.fixture(scope="module")
+def providers() -> Iterator[dict[str, Provider]]:
+    servers = {}
+    for name in ("primary", "fallback"):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeProvider)
+        server.daemon_threads = True
+        server.calls = []  # type: ignore[attr-defined]
+        server.answer = f"answered by {name}"  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers[name] = server
+    yield {
+        name: Provider(f"http://127.0.0.1:{s.server_address[1]}/v1", s.calls)  # type: ignore[attr-defined]
+        for name, s in servers.items()
+    }
+    for server in servers.values():
+        server.shutdown()
+        server.server_close()
+
+
+def scaling_environment(providers: Mapping[str, Provider]) -> Any:
+    primary, fallback = providers["primary"].base, providers["fallback"].base
+    dev = ENVIRONMENTS["dev"]
+
+    def openai(name: str, upstream: str, **limits: Any) -> ModelSpec:
+        return ModelSpec(
+            name=name,
+            model=f"openai/{upstream}",
+            api_base=primary,
+            api_key_env="OPENAI_API_KEY",
+            **limits,
+        )
+
+    proxy = ProxyConfigSpec(
+        models=(
+            openai("cached", "ok-cached"),
+            openai("limited", "ok-limited", rpm=RATE_LIMIT_RPM),
+            openai("flaky", "fail-flaky"),
+            openai("slow", "hang-slow", timeout=SLOW_MODEL_TIMEOUT_SECONDS),
+            ModelSpec(
+                name="backup",
+                model="openrouter/vendor/backup",
+                api_base=fallback,
+                api_key_env="OPENROUTER_API_KEY",
+            ),
+        ),
+        router=RouterSpec(num_retries=0, fallbacks={"flaky": ("backup",), "slow": ("backup",)}),
+        cache=CacheSpec(ttl_seconds=600),
+    )
+    return replace(
+        dev,
+        name="scale",
+        gateway=replace(dev.gateway, replicas=2),
+        proxy=proxy,
+        redis=InClusterValkey(),
+        metrics=MetricsSpec(),
+    )
+
+
+@dataclass
+class Replica:
+    base_url: str
+    metrics_port: int
+    log: Path
+
+
+@dataclass
+class Cluster:
+    objects: Sequence[Mapping[str, Any]]
+    replicas: tuple[Replica, Replica]
+    redis_port: int
+    redis_password: str
+
+
+def kubelet_expand(arg: str, env: Mapping[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion of container args: a defined variable is replaced,
+    ``$$`` is an escaped ``$``, anything else stays as written."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", substitute, arg)
+
+
+def _by_kind_name(objects: Sequence[Mapping[str, Any]], kind: str, name: str) -> Any:
+    (found,) = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    return found
+
+
+def _valkey_command(
+    objects: Sequence[Mapping[str, Any]], port: int, root: Path
+) -> tuple[list[str], str]:
+    """redis-server's command line from the Valkey Deployment, and the password it got."""
+    deployment = _by_kind_name(objects, "Deployment", "valkey")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["valkey-server"]
+    env = {}
+    for entry in container["env"]:
+        ref = entry["valueFrom"]["secretKeyRef"]
+        env[entry["name"]] = _by_kind_name(objects, "Secret", ref["name"])["stringData"][ref["key"]]
+    args = [kubelet_expand(arg, env) for arg in container["args"]]
+    args[args.index("--port") + 1] = str(port)
+    data_dir = root / args[args.index("--dir") + 1].lstrip("/")
+    data_dir.mkdir(parents=True)
+    args[args.index("--dir") + 1] = str(data_dir)
+    return [REDIS_SERVER, *args, "--bind", "127.0.0.1"], env["REDIS_PASSWORD"]
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    providers: Mapping[str, Provider], age_key: AgeKey, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    if not PROXY_BIN.exists():
+        pytest.fail(f"the LiteLLM proxy is not installed at {PROXY_BIN}: run `make test`")
+    if not Path(REDIS_SERVER).exists():
+        pytest.fail("redis-server is not installed: run `make test` (it installs it with apt-get)")
+    work = tmp_path_factory.mktemp("scale")
+    secrets_file = encrypt_document(FAKE_SECRETS, work / "secrets.yaml", age_key.recipient)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOPS_AGE_KEY_FILE", str(age_key.key_file))
+        report = synthesize(
+            SynthRequest(environment="scale", outdir=work / "dist", secrets_file=secrets_file),
+            {"scale": scaling_environment(providers)},
+        )
+    objects = list(report.objects)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        redis_port = free_port()
+        redis_command, redis_password = _valkey_command(objects, redis_port, work / "valkey")
+        redis_log = (work / "redis.log").open("wb")
+        processes.append(
+            subprocess.Popen(
+                redis_command,
+                stdout=redis_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        replicas = []
+        for index in range(2):
+            container = compose(objects, "litellm", work / f"pod-{index}")
+            port, metrics_port = free_port(), free_port()
+            args = list(container.args)
+            args[args.index("--port") + 1] = str(port)
+            args[args.index("--prometheus_metrics_port") + 1] = str(metrics_port)
+            env = {
+                "PATH": f"{PROXY_BIN.parent}:/usr/bin:/bin",
+                "HOME": str(work / f"home-{index}"),
+                **OFFLINE,
+                **container.env,
+                "REDIS_HOST": "127.0.0.1",  # the Service "valkey", resolved
+                "REDIS_PORT": str(redis_port),  # its port 6379, mapped
+            }
+            assert container.env["REDIS_HOST"] == "valkey"
+            assert container.env["REDIS_PORT"] == "6379"
+            log = work / f"proxy-{index}.log"
+            with log.open("wb") as log_file:
+                processes.append(
+                    subprocess.Popen(
+                        [str(PROXY_BIN), *args, "--host", "127.0.0.1"],
+                        cwd=work,
+                        env=env,
+                        stdout=log_file,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+            replicas.append(Replica(f"http://127.0.0.1:{port}", metrics_port, log))
+        # Both boot at once; each waits for its own liveness probe path.
+        with ThreadPoolExecutor(2) as pool:
+            list(
+                pool.map(
+                    lambda pair: _wait_until_live(
+                        pair[0], pair[1].base_url + container.liveness_path, pair[1].log
+                    ),
+                    zip(processes[1:], replicas, strict=True),
+                )
+            )
+        yield Cluster(objects, (replicas[0], replicas[1]), redis_port, redis_password)
+    finally:
+        for process in reversed(processes):
+            _stop(process)
+
+
+def chat(replica: Replica, model: str, text: str) -> tuple[int, Any]:
+    return http(
+        "POST",
+        replica.base_url + "/v1/chat/completions",
+        token=FAKE_MASTER_KEY,
+        body={"model": model, "messages": [{"role": "user", "content": text}]},
+    )
+
+
+def test_scaling_redis_runs_from_the_valkey_deployment_with_the_secret_password(
+    cluster: Cluster,
+) -> None:
+    assert cluster.redis_password == FAKE_SECRETS["litellm"]["REDIS_PASSWORD"]
+    ping = ["redis-cli", "-p", str(cluster.redis_port), "--no-auth-warning"]
+    refused = subprocess.run([*ping, "ping"], capture_output=True, text=True, check=False)
+    assert "NOAUTH" in refused.stdout + refused.stderr
+    allowed = subprocess.run(
+        [*ping, "-a", cluster.redis_password, "ping"], capture_output=True, text=True, check=True
+    )
+    assert allowed.stdout.strip() == "PONG"
+
+
+def test_scaling_two_replicas_share_the_response_cache(
+    cluster: Cluster, providers: Mapping[str, Provider]
+) -> None:
+    text = f"cache me {uuid.uuid4().hex}"
+    first, second = cluster.replicas
+    status, answer_a = chat(first, "cached", text)
+    assert status == 200, answer_a
+    time.sleep(1)  # the cache write to Redis completes after the answer is sent
+    status, answer_b = chat(second, "cached", text)
+    assert status == 200, answer_b
+    assert answer_b["choices"][0]["message"] == answer_a["choices"][0]["message"]
+    assert len(providers["primary"].calls_with(text)) == 1
+
+
+def test_scaling_failing_model_is_answered_by_its_fallback_with_the_fallbacks_key(
+    cluster: Cluster, providers: Mapping[str, Provider]
+) -> None:
+    text = f"fail over {uuid.uuid4().hex}"
+    status, answer = chat(cluster.replicas[0], "flaky", text)
+    assert status == 200, answer
+    assert answer["choices"][0]["message"]["content"] == "answered by fallback"
+    assert [(auth, model) for auth, model, _ in providers["primary"].calls_with(text)] == [
+        (f"Bearer {FAKE_SECRETS['litellm']['OPENAI_API_KEY']}", "fail-flaky")
+    ]
+    assert [(auth, model) for auth, model, _ in providers["fallback"].calls_with(text)] == [
+        (f"Bearer {FAKE_SECRETS['litellm']['OPENROUTER_API_KEY']}", "vendor/backup")
+    ]
+
+
+def test_scaling_hanging_model_times_out_into_its_fallback(
+    cluster: Cluster, providers: Mapping[str, Provider]
+) -> None:
+    text = f"too slow {uuid.uuid4().hex}"
+    started = time.monotonic()
+    status, answer = chat(cluster.replicas[1], "slow", text)
+    elapsed = time.monotonic() - started
+    assert status == 200, answer
+    assert answer["choices"][0]["message"]["content"] == "answered by fallback"
+    assert SLOW_MODEL_TIMEOUT_SECONDS <= elapsed < HANG_SECONDS / 2
+    assert len(providers["primary"].calls_with(text)) == 1
+    fallback_calls = providers["fallback"].calls_with(text)
+    assert [auth for auth, _, _ in fallback_calls] == [
+        f"Bearer {FAKE_SECRETS['litellm']['OPENROUTER_API_KEY']}"
+    ]
+
+
+def _start_of_a_fresh_minute(needed_seconds: float) -> None:
+    """LiteLLM counts rpm per wall-clock minute: keep the whole sequence inside one."""
+    into_minute = time.time() % 60
+    if 60 - into_minute < needed_seconds:
+        time.sleep(60 - into_minute + 0.2)
+
+
+def test_scaling_rate_limit_holds_across_replicas(
+    cluster: Cluster, providers: Mapping[str, Provider]
+) -> None:
+    """rpm is counted in Redis: replica B, which has served nothing, refuses once replica A
+    has used the model's minute. (LiteLLM 1.106.2 refuses the request that would bring the
+    count to rpm, so rpm 3 admits 2 a minute; alone, B would admit its own 2.)"""
+    first, second = cluster.replicas
+    _start_of_a_fresh_minute(needed_seconds=15)
+    tag = uuid.uuid4().hex
+    admitted = [chat(first, "limited", f"{tag} a{n}")[0] for n in range(RATE_LIMIT_RPM - 1)]
+    assert admitted == [200] * (RATE_LIMIT_RPM - 1)
+    time.sleep(COUNTER_SYNC_SECONDS)
+    status, body = chat(second, "limited", f"{tag} b")
+    assert status == 429, body
+    assert "rpm" in str(body)
+    assert chat(first, "limited", f"{tag} a-again")[0] == 429
+    assert len(providers["primary"].calls_with(tag)) == RATE_LIMIT_RPM - 1
+
+
+def _scrape_targets(cluster: Cluster) -> list[str]:
+    """The URLs Prometheus scrapes, followed from the ServiceMonitor as the operator does:
+    endpoint port name -> Service port -> target port -> each pod's container port."""
+    (monitor,) = [o for o in cluster.objects if o["kind"] == "ServiceMonitor"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    services = [
+        o
+        for o in cluster.objects
+        if o["kind"] == "Service"
+        and monitor["spec"]["selector"]["matchLabels"].items()
+        <= o["metadata"].get("labels", {}).items()
+    ]
+    (service,) = services
+    (service_port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    deployment = _by_kind_name(cluster.objects, "Deployment", service["metadata"]["name"])
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (container_port,) = [
+        p for p in container["ports"] if p["containerPort"] == service_port["targetPort"]
+    ]
+    assert container_port["containerPort"] == 9090
+    assert endpoint["scheme"] == "http"
+    assert "bearerTokenSecret" not in endpoint
+    assert "authorization" not in endpoint
+    # Each replica's container port is mapped to its own local port.
+    return [
+        f"http://127.0.0.1:{replica.metrics_port}{endpoint['path']}" for replica in cluster.replicas
+    ]
+
+
+def test_scaling_metrics_scraped_as_the_service_monitor_says_without_the_master_key(
+    cluster: Cluster,
+) -> None:
+    text = f"count me {uuid.uuid4().hex}"
+    for replica in cluster.replicas:
+        assert chat(replica, "cached", text)[0] == 200
+    for url, replica in zip(_scrape_targets(cluster), cluster.replicas, strict=True):
+        deadline = time.monotonic() + 10
+        while True:
+            status, body = _get_text(url)
+            assert status == 200, body
+            requests = re.findall(
+                r'^litellm_proxy_total_requests_metric_total\{[^}]*requested_model="cached"'
+                r"[^}]*\} ([0-9.]+)$",
+                body,
+                flags=re.MULTILINE,
+            )
+            if requests or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert requests, f"no request counter for model 'cached' at {url}"
+        # The proxy's own port keeps /metrics behind the master key.
+        assert http("GET", replica.base_url + "/metrics/")[0] == 401
+
+
+def _get_text(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+def test_scaling_proxy_logs_hold_no_secret_value(cluster: Cluster) -> None:
+    for replica in cluster.replicas:
+        log = replica.log.read_text(errors="replace")
+        for group in FAKE_SECRETS.values():
+            for value in group.values():
+                assert value not in log
+
+
+# A config that is wrong never reaches a proxy: the real CLI refuses it, writing nothing.
+_BAD_CONFIGS = {
+    "unknown-fallback": (
+        "proxy=replace(dev.proxy, router=RouterSpec(fallbacks={'gpt-4o-mini': ('gpt-9-nope',)}))",
+        "error: lib/environments.py, environment 'bad': router fallbacks of model 'gpt-4o-mini' "
+        "names 'gpt-9-nope', which is not a declared model: declare it in models or remove it "
+        "from the list",
+    ),
+    "cache-without-redis": (
+        "redis=None",
+        "error: lib/environments.py, environment 'bad': the response cache needs Redis, and the "
+        "environment has none: set the environment's redis (ExistingRedis or InClusterValkey) "
+        "or turn the cache off",
+    ),
+    "replicas-without-redis": (
+        "redis=None, proxy=replace(dev.proxy, cache=None), "
+        "gateway=replace(dev.gateway, replicas=3)",
+        "error: lib/environments.py, environment 'bad': 3 replicas x 1 workers without Redis: "
+        "rate limits, cooldowns and the cache would be kept per process; set redis "
+        "(ExistingRedis or InClusterValkey) or run 1 replica with 1 worker",
+    ),
+}
+_DRIVER = """
+import sys
+from dataclasses import replace
+sys.path.insert(0, {root!r})
+from lib import environments
+from lib.cli import main
+from lib.specs.router import RouterSpec
+dev = environments.ENVIRONMENTS["dev"]
+environments.ENVIRONMENTS["bad"] = replace(dev, name="bad", {change})
+sys.exit(main(["--env", "bad", "--secrets", {secrets!r}, "--outdir", {outdir!r}]))
+"""
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_CONFIGS))
+def test_scaling_cli_refuses_a_bad_config_before_any_proxy(
+    case: str, fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    change, expected = _BAD_CONFIGS[case]
+    outdir = tmp_path / "dist"
+    driver = _DRIVER.format(
+        root=str(PROJECT_ROOT), change=change, secrets=str(fixture_secrets), outdir=str(outdir)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", driver],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SOPS_AGE_KEY_FILE": str(age_key.key_file),
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode, result.stderr, result.stdout) == (1, expected + "\n", "")
+    assert not outdir.exists()
