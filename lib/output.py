@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 
 from lib.errors import SynthError
+from lib.secrets.encrypted_file import SOPS_CIPHERTEXT
 
-_CIPHERTEXT = "ENC["
 # Files that hold secret values are readable by their owner only.
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -51,10 +51,12 @@ def render(objects: Sequence[Mapping[str, object]]) -> str:
 
 
 def refuse_ciphertext(name: str, text: str) -> None:
-    """Fail closed: ``ENC[`` in a manifest means a value was never decrypted (a file edited or
-    half-encrypted) and the cluster would receive ciphertext as the secret."""
-    if _CIPHERTEXT in text:
-        line = text[: text.index(_CIPHERTEXT)].count("\n") + 1
+    """Fail closed: a sops ``ENC[AES256_GCM,...]`` token in a manifest means a value was never
+    decrypted (a file edited or half-encrypted) and the cluster would receive ciphertext as the
+    secret. The whole token is matched: a value that merely contains ``ENC[`` is a value."""
+    found = SOPS_CIPHERTEXT.search(text)
+    if found is not None:
+        line = text[: found.start()].count("\n") + 1
         raise SynthError(
             f"{name} would contain sops ciphertext (ENC[...]) at line {line}: a secret value was "
             "not decrypted; re-create it with `sops` so the file decrypts cleanly"
@@ -163,12 +165,33 @@ _BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumpe
 
 
 class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
-    """Multi-line values (PEM blocks) as literal blocks, so they stay readable and exact."""
+    """Multi-line values (PEM blocks) as literal blocks, so they stay readable and exact; strings
+    any YAML reader could take for something else quoted."""
+
+
+# PyYAML quotes what its own YAML 1.1 resolver would read as another type. kubectl and
+# kustomize read with go-yaml (v2: YAML 1.1 with y/n booleans; v3: YAML 1.2, where 0o17, 1e3,
+# .inf and, via Go's number parsing, 0b1, 1_000 and 0x1p3 are numbers). Rather than track every
+# reader's rules, a plain scalar is written only when it cannot start a number, a date or a
+# special value in any of them; otherwise it is quoted. Quoting a string never changes it.
+_MAY_RESOLVE_AS_NON_STRING_START = frozenset("0123456789+-.~=<")
+_SPECIAL_WORDS = frozenset({"true", "false", "yes", "no", "y", "n", "on", "off", "null"})
+
+
+def _needs_quotes(value: str) -> bool:
+    return (
+        not value
+        or value[0] in _MAY_RESOLVE_AS_NON_STRING_START
+        or value.lower() in _SPECIAL_WORDS
+    )
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    if _needs_quotes(value):
+        # Single quotes where they can hold the value; the emitter falls back to double quotes.
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
 
