@@ -180,9 +180,7 @@ _SPECIAL_WORDS = frozenset({"true", "false", "yes", "no", "y", "n", "on", "off",
 
 def _needs_quotes(value: str) -> bool:
     return (
-        not value
-        or value[0] in _MAY_RESOLVE_AS_NON_STRING_START
-        or value.lower() in _SPECIAL_WORDS
+        not value or value[0] in _MAY_RESOLVE_AS_NON_STRING_START or value.lower() in _SPECIAL_WORDS
     )
 
 

@@ -56,6 +56,11 @@ _SOPS_TYPE_NAMES = {
 }
 
 
+_STANDARD_TAGS = frozenset(
+    "str int float bool null binary timestamp set omap pairs map seq merge value".split()
+)
+
+
 class FileFormat(Enum):
     """What sops is told with --input-type."""
 
@@ -95,7 +100,9 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
         raise SynthError(f"secrets file {path} is not UTF-8 text: pass a SOPS YAML file") from None
 
     file_format = FileFormat.JSON if text.lstrip().startswith("{") else FileFormat.YAML
-    document = _parse_json(text, path) if file_format is FileFormat.JSON else _parse_yaml(text, path)
+    document = (
+        _parse_json(text, path) if file_format is FileFormat.JSON else _parse_yaml(text, path)
+    )
 
     if document is None:
         raise SynthError(
@@ -254,9 +261,7 @@ def _parse_yaml(text: str, path: Path) -> _Tree:
                 continue
             _refuse_node_markup(event, path, stack)
             frame = stack[-1] if stack else None
-            awaiting_key = (
-                frame is not None and isinstance(frame[0], dict) and frame[1] is None
-            )
+            awaiting_key = frame is not None and isinstance(frame[0], dict) and frame[1] is None
             if awaiting_key:
                 assert frame is not None
                 stack[-1] = (frame[0], _key(event, path, stack))
@@ -285,7 +290,9 @@ def _parse_yaml(text: str, path: Path) -> _Tree:
 
 
 def _refuse_node_markup(
-    event: yaml.NodeEvent, path: Path, stack: list[tuple[dict[str, _Tree] | list[_Tree], str | None]]
+    event: yaml.NodeEvent,
+    path: Path,
+    stack: list[tuple[dict[str, _Tree] | list[_Tree], str | None]],
 ) -> None:
     where = f"secrets file {path} uses"
     rule = "sops files never hold them; restore it from git or re-create it with `sops`"
@@ -295,8 +302,9 @@ def _refuse_node_markup(
         raise SynthError(f"{where} a YAML anchor (line {_line(event)}): {rule}")
     tag = getattr(event, "tag", None)
     if tag is not None:
-        # A tag is markup, not a value: naming the standard ones helps.
-        shown = tag.replace("tag:yaml.org,2002:", "!!") if tag.startswith("tag:yaml.org,") else ""
+        # Only a standard tag is named: any other tag is text from the file, shown nowhere.
+        standard = tag.removeprefix("tag:yaml.org,2002:")
+        shown = f"!!{standard}" if standard in _STANDARD_TAGS else ""
         raise SynthError(
             f"{where} a YAML tag {shown + ' ' if shown else ''}(line {_line(event)}): values in "
             f"a secrets file are plain strings; remove the tag and quote the value with `sops {path}`"
@@ -304,7 +312,9 @@ def _refuse_node_markup(
 
 
 def _key(
-    event: yaml.NodeEvent, path: Path, stack: list[tuple[dict[str, _Tree] | list[_Tree], str | None]]
+    event: yaml.NodeEvent,
+    path: Path,
+    stack: list[tuple[dict[str, _Tree] | list[_Tree], str | None]],
 ) -> str:
     mapping = stack[-1][0]
     assert isinstance(mapping, dict)

@@ -40,6 +40,11 @@ MAX_SECRET_DATA_BYTES = 1024 * 1024
 # The master key travels in an HTTP Authorization header and is compared byte for byte: a space,
 # a newline left by an editor or a control character would make a key nobody can type back.
 _MASTER_KEY_CHARACTERS = re.compile(r"[\x21-\x7e]+")
+# Characters no YAML reader on the way to the cluster carries: controls other than tab and line
+# breaks, DEL, the C1 range (NEL is a line break to YAML 1.1 and not to 1.2), surrogates and the
+# non-characters U+FFFE/U+FFFF. go-yaml (kubectl, kustomize) refuses them, and an environment
+# variable cannot hold NUL.
+_UNCARRIED_CHARACTER = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 # A DNS-1123 label, short enough that "<group>-secrets" is one too (63 characters).
 _MAX_GROUP_NAME = MAX_DNS_LABEL - len(SECRET_NAME_SUFFIX)
@@ -257,6 +262,13 @@ def _string_value(value: object, where: str, source: Path, *, flat: bool) -> str
         )
     if not isinstance(value, str):
         raise SynthError(f"{where} is not a string: quote the value with {edit}")
+    uncarried = _UNCARRIED_CHARACTER.search(value)
+    if uncarried is not None:
+        raise SynthError(
+            f"{where} contains a control character (at character {uncarried.start() + 1}) that "
+            f"YAML readers such as kubectl refuse and an environment variable cannot hold: "
+            f"remove it with {edit}"
+        )
     return value
 
 
