@@ -57,7 +57,8 @@ _SOPS_TYPE_NAMES = {
 
 
 _STANDARD_TAGS = frozenset(
-    "str int float bool null binary timestamp set omap pairs map seq merge value".split()
+    {"str", "int", "float", "bool", "null", "binary", "timestamp"}
+    | {"set", "omap", "pairs", "map", "seq", "merge", "value"}
 )
 
 
@@ -231,6 +232,24 @@ def _unreadable(path: Path, error: OSError) -> SynthError:
 # Parsing: YAML event by event, JSON with duplicate and depth checks
 
 
+@dataclass
+class _Open:
+    """A map or list the parser is inside of; in a map, the key whose value comes next."""
+
+    collection: dict[str, _Tree] | list[_Tree]
+    key: str | None = None
+
+    def expects_key(self) -> bool:
+        return isinstance(self.collection, dict) and self.key is None
+
+    def add(self, node: _Tree) -> None:
+        if isinstance(self.collection, list):
+            self.collection.append(node)
+        elif self.key is not None:
+            self.collection[self.key] = node
+            self.key = None
+
+
 def _parse_yaml(text: str, path: Path) -> _Tree:
     """The document as a tree, built from parser events so nothing is ever expanded.
 
@@ -238,13 +257,19 @@ def _parse_yaml(text: str, path: Path) -> _Tree:
     writes them, an alias chain can grow without bound once expanded, and a tag (``!!binary``,
     ``!!timestamp``) changes what a value means.
     """
-    events = yaml.parse(text, Loader=_SafeLoader)
-    # One frame per open collection: (the collection, the key waiting for its value).
-    stack: list[tuple[dict[str, _Tree] | list[_Tree], str | None]] = []
+    stack: list[_Open] = []
     document: _Tree = None
     documents = 0
+
+    def finish(node: _Tree) -> None:
+        nonlocal document
+        if stack:
+            stack[-1].add(node)
+        else:
+            document = node
+
     try:
-        for event in events:
+        for event in yaml.parse(text, Loader=_SafeLoader):
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
@@ -252,29 +277,21 @@ def _parse_yaml(text: str, path: Path) -> _Tree:
                         f"secrets file {path} holds more than one YAML document (line "
                         f"{_line(event)}): a sops file is one document; restore it from git"
                     )
-                continue
-            if not isinstance(event, yaml.NodeEvent | yaml.CollectionEndEvent):
-                continue  # stream and document ends
-            if isinstance(event, yaml.CollectionEndEvent):
-                finished, _ = stack.pop()
-                document = _attach(stack, finished, document)
-                continue
-            _refuse_node_markup(event, path, stack)
-            frame = stack[-1] if stack else None
-            awaiting_key = frame is not None and isinstance(frame[0], dict) and frame[1] is None
-            if awaiting_key:
-                assert frame is not None
-                stack[-1] = (frame[0], _key(event, path, stack))
-                continue
-            if isinstance(event, yaml.ScalarEvent):
-                document = _attach(stack, _scalar(event), document)
-                continue
-            if len(stack) >= MAX_NESTING:
-                raise SynthError(
-                    f"secrets file {path} nests deeper than {MAX_NESTING} levels (line "
-                    f"{_line(event)}): secrets are group.KEY pairs; restore it from git"
-                )
-            stack.append(({} if isinstance(event, yaml.MappingStartEvent) else [], None))
+            elif isinstance(event, yaml.CollectionEndEvent):
+                finish(stack.pop().collection)
+            elif isinstance(event, yaml.NodeEvent):
+                _refuse_node_markup(event, path)
+                if stack and stack[-1].expects_key():
+                    stack[-1].key = _key(event, path, stack)
+                elif isinstance(event, yaml.ScalarEvent):
+                    finish(_scalar(event))
+                elif len(stack) >= MAX_NESTING:
+                    raise SynthError(
+                        f"secrets file {path} nests deeper than {MAX_NESTING} levels (line "
+                        f"{_line(event)}): secrets are group.KEY pairs; restore it from git"
+                    )
+                else:
+                    stack.append(_Open({} if isinstance(event, yaml.MappingStartEvent) else []))
     except yaml.MarkedYAMLError as exc:
         # The parser's message quotes the offending line, which may be a plaintext value.
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
@@ -289,11 +306,7 @@ def _parse_yaml(text: str, path: Path) -> _Tree:
     return document
 
 
-def _refuse_node_markup(
-    event: yaml.NodeEvent,
-    path: Path,
-    stack: list[tuple[dict[str, _Tree] | list[_Tree], str | None]],
-) -> None:
+def _refuse_node_markup(event: yaml.NodeEvent, path: Path) -> None:
     where = f"secrets file {path} uses"
     rule = "sops files never hold them; restore it from git or re-create it with `sops`"
     if isinstance(event, yaml.AliasEvent):
@@ -304,21 +317,17 @@ def _refuse_node_markup(
     if tag is not None:
         # Only a standard tag is named: any other tag is text from the file, shown nowhere.
         standard = tag.removeprefix("tag:yaml.org,2002:")
-        shown = f"!!{standard}" if standard in _STANDARD_TAGS else ""
+        shown = f"!!{standard} " if standard in _STANDARD_TAGS else ""
         raise SynthError(
-            f"{where} a YAML tag {shown + ' ' if shown else ''}(line {_line(event)}): values in "
-            f"a secrets file are plain strings; remove the tag and quote the value with `sops {path}`"
+            f"{where} a YAML tag {shown}(line {_line(event)}): values in a secrets file are "
+            f"plain strings; remove the tag and quote the value with `sops {path}`"
         )
 
 
-def _key(
-    event: yaml.NodeEvent,
-    path: Path,
-    stack: list[tuple[dict[str, _Tree] | list[_Tree], str | None]],
-) -> str:
-    mapping = stack[-1][0]
-    assert isinstance(mapping, dict)
-    parent = _where(stack)
+def _key(event: yaml.NodeEvent, path: Path, stack: list[_Open]) -> str:
+    parent = ".".join(
+        frame.key if frame.key is not None else f"[{len(frame.collection)}]" for frame in stack[:-1]
+    )
     if not isinstance(event, yaml.ScalarEvent):
         raise SynthError(
             f"secrets file {path} has a list or map as a key{' in ' + parent if parent else ''} "
@@ -329,7 +338,7 @@ def _key(
             f"secrets file {path} uses a YAML merge key '<<' (line {_line(event)}): sops files "
             "never hold them; restore it from git or re-create it with `sops`"
         )
-    if event.value in mapping:
+    if event.value in stack[-1].collection:
         name = ".".join(filter(None, (parent, event.value)))
         raise SynthError(
             f"secrets file {path} defines {name} twice (line {_line(event)}): sops refuses "
@@ -343,29 +352,6 @@ def _scalar(event: yaml.ScalarEvent) -> str | None:
     if event.style is None and event.value in ("", "~", "null", "Null", "NULL"):
         return None
     return event.value
-
-
-def _attach(
-    stack: list[tuple[dict[str, _Tree] | list[_Tree], str | None]], node: _Tree, document: _Tree
-) -> _Tree:
-    """Put ``node`` into the open collection; at the top it becomes the document."""
-    if not stack:
-        return node
-    collection, key = stack[-1]
-    if isinstance(collection, dict):
-        assert key is not None
-        collection[key] = node
-        stack[-1] = (collection, None)
-    else:
-        collection.append(node)
-    return document
-
-
-def _where(stack: list[tuple[dict[str, _Tree] | list[_Tree], str | None]]) -> str:
-    names = []
-    for collection, key in stack[:-1]:
-        names.append(key if isinstance(collection, dict) else f"[{len(collection)}]")
-    return ".".join(name for name in names if name is not None)
 
 
 def _line(event: yaml.Event) -> int | str:
@@ -431,7 +417,7 @@ def _too_deep(path: Path) -> SynthError:
 # Checking the leaves
 
 
-def _leaves(node: _Tree, prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], _Tree]]:
+def _leaves(node: _Tree, prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str | None]]:
     """Every leaf with its key path, in file order (depth is bounded by the parser)."""
     if isinstance(node, dict):
         for key, value in node.items():
@@ -443,12 +429,11 @@ def _leaves(node: _Tree, prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, .
         yield prefix, node
 
 
-def _check_leaf(path: Path, key_path: tuple[str, ...], leaf: _Tree) -> None:
+def _check_leaf(path: Path, key_path: tuple[str, ...], leaf: str | None) -> None:
     """Refuses a leaf that sops did not encrypt, or encrypted as something else than a string."""
-    if leaf is None or leaf == "":
+    if not leaf:
         return
     where = ".".join(key_path) or "the top level"
-    assert isinstance(leaf, str)
     match = SOPS_CIPHERTEXT.fullmatch(leaf)
     if match is None and leaf.startswith(_CIPHERTEXT_START):
         raise SynthError(
