@@ -100,10 +100,7 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
     except UnicodeDecodeError:
         raise SynthError(f"secrets file {path} is not UTF-8 text: pass a SOPS YAML file") from None
 
-    file_format = FileFormat.JSON if text.lstrip().startswith("{") else FileFormat.YAML
-    document = (
-        _parse_json(text, path) if file_format is FileFormat.JSON else _parse_yaml(text, path)
-    )
+    file_format, document = _parse(text, path)
 
     if document is None:
         raise SynthError(
@@ -232,6 +229,21 @@ def _unreadable(path: Path, error: OSError) -> SynthError:
 # Parsing: YAML event by event, JSON with duplicate and depth checks
 
 
+def _parse(text: str, path: Path) -> tuple[FileFormat, _Tree]:
+    """sops writes JSON files as one object and YAML files in block style, so text that starts
+    with "{" is read as JSON first; if it is not JSON it may still be (flow-style) YAML, and
+    the JSON error is the one reported when it is neither."""
+    if not text.lstrip().startswith("{"):
+        return FileFormat.YAML, _parse_yaml(text, path)
+    try:
+        return FileFormat.JSON, _parse_json(text, path)
+    except _NotJsonError as not_json:
+        try:
+            return FileFormat.YAML, _parse_yaml(text, path)
+        except SynthError:
+            raise not_json.error from None
+
+
 @dataclass
 class _Open:
     """A map or list the parser is inside of; in a map, the key whose value comes next."""
@@ -333,7 +345,7 @@ def _key(event: yaml.NodeEvent, path: Path, stack: list[_Open]) -> str:
             f"secrets file {path} has a list or map as a key{' in ' + parent if parent else ''} "
             f"(line {_line(event)}): keys are names; restore it from git"
         )
-    if event.value == "<<" and event.style is None:
+    if event.value == "<<" and _plain(event):
         raise SynthError(
             f"secrets file {path} uses a YAML merge key '<<' (line {_line(event)}): sops files "
             "never hold them; restore it from git or re-create it with `sops`"
@@ -349,13 +361,26 @@ def _key(event: yaml.NodeEvent, path: Path, stack: list[_Open]) -> str:
 
 def _scalar(event: yaml.ScalarEvent) -> str | None:
     """The text of a scalar; None for an empty or null plain scalar (YAML 1.1 and 1.2 alike)."""
-    if event.style is None and event.value in ("", "~", "null", "Null", "NULL"):
+    if _plain(event) and event.value in ("", "~", "null", "Null", "NULL"):
         return None
     return event.value
 
 
+def _plain(event: yaml.ScalarEvent) -> bool:
+    # PyYAML's parser gives a plain scalar the style None, libyaml's the style "".
+    return not event.style
+
+
 def _line(event: yaml.Event) -> int | str:
     return event.start_mark.line + 1 if event.start_mark else "?"
+
+
+class _NotJsonError(Exception):
+    """Not JSON: the text is tried as YAML before ``error`` is reported."""
+
+    def __init__(self, error: SynthError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _DuplicateKeyError(Exception):
@@ -386,9 +411,11 @@ def _parse_json(text: str, path: Path) -> _Tree:
         raise _too_deep(path) from None
     except ValueError as exc:
         line = exc.lineno if isinstance(exc, json.JSONDecodeError) else "?"
-        raise SynthError(
-            f"secrets file {path} is not valid JSON (line {line}): "
-            f"fix it with `sops {path}` or restore it from git"
+        raise _NotJsonError(
+            SynthError(
+                f"secrets file {path} is not valid JSON (line {line}): "
+                f"fix it with `sops {path}` or restore it from git"
+            )
         ) from None
     return _json_tree(loaded, path, 0)
 
