@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import resource
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +29,7 @@ from lib.specs.apps import ConsumerAppSpec
 from tests.helpers import (
     FAKE_MASTER_KEY,
     FAKE_SECRETS,
+    PROJECT_ROOT,
     AgeKey,
     all_values,
     clean_env,
@@ -125,9 +130,14 @@ def sparse_file_over_the_cap(path: Path) -> None:
 
 
 def alias_bomb(tmp: Path, key: AgeKey) -> Path:
-    """About 3 KB that would expand to 9**30 nodes if an alias were ever followed."""
+    """About 3 KB that would expand to 9**30 nodes if an alias were ever followed.
+
+    Its leaves look encrypted, so only expanding the aliases could find anything wrong: the
+    key-path walk before this change ran out of memory on it (MemoryError after 8 s at 1 GiB).
+    """
     path = encrypt_document(FAKE_SECRETS, tmp / "secrets.yaml", key.recipient)
-    lines = ["lol0: &lol0 [val-bomb, val-bomb, val-bomb, val-bomb, val-bomb, val-bomb]"]
+    leaf = "'ENC[AES256_GCM,data:AA==,iv:BB==,tag:CC==,type:str]'"
+    lines = [f"lol0: &lol0 [{', '.join([leaf] * 9)}]"]
     lines += [f"lol{n}: &lol{n} [{', '.join([f'*lol{n - 1}'] * 9)}]" for n in range(1, 30)]
     path.write_text("\n".join(lines) + "\n" + path.read_text())
     return path
@@ -315,7 +325,7 @@ def previous_output(tmp_path: Path) -> Path:
 def secret_values(secrets_file: Path) -> list[str]:
     return [
         *all_values(FAKE_SECRETS),
-        *("sk-deep", "sk-dash", "whsec_plain", "sk-1234", "val-bomb", "abc\x1bdef"),
+        *("sk-deep", "sk-dash", "whsec_plain", "sk-1234", "abc\x1bdef"),
     ]
 
 
@@ -428,3 +438,63 @@ def test_bad_input_awkward_but_valid_values_come_through_byte_exact(
         )
     }
     assert yaml_1_2 == secrets
+
+
+# Address space for the whole CLI process: Python and PyYAML need far less; an alias that was
+# ever expanded, or /dev/zero read to the end, needs far more. jsii/Node would need more too,
+# so this also shows every refusal happens before jsii starts.
+MEMORY_LIMIT_BYTES = 1024 * 1024 * 1024
+TIME_LIMIT_SECONDS = 10
+
+
+def limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+@pytest.mark.parametrize(
+    ("make_file", "expected"),
+    [
+        (alias_bomb, "uses a YAML anchor (line 1)"),
+        (special(os.mkfifo), "is a named pipe (FIFO)"),
+        (lambda tmp, key: Path("/dev/zero"), "/dev/zero is a character device"),
+        (special(sparse_file_over_the_cap), "is larger than 4 MiB"),
+    ],
+    ids=["alias bomb", "FIFO", "/dev/zero", "sparse file over the cap"],
+)
+def test_bad_input_hostile_file_ends_in_seconds_under_a_memory_limit(
+    make_file: Callable[[Path, AgeKey], Path],
+    expected: str,
+    environment: str,
+    tmp_path: Path,
+    age_key: AgeKey,
+) -> None:
+    secrets_file = make_file(tmp_path, age_key)
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "main.py"),
+            "--env",
+            environment,
+            "--secrets",
+            str(secrets_file),
+            "--outdir",
+            str(tmp_path / "dist"),
+        ],
+        env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT_SECONDS,
+        preexec_fn=limit_memory,  # the limit must apply to the child only
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("error: ")
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert elapsed < TIME_LIMIT_SECONDS / 2
+    assert not (tmp_path / "dist").exists()
