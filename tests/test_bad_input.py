@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -498,3 +499,43 @@ def test_bad_input_hostile_file_ends_in_seconds_under_a_memory_limit(
     assert "Traceback" not in result.stderr
     assert elapsed < TIME_LIMIT_SECONDS / 2
     assert not (tmp_path / "dist").exists()
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_bad_input_unreadable_secrets_file_names_the_system_reason(
+    environment: str, tmp_path: Path, age_key: AgeKey, previous_output: Path
+) -> None:
+    """Tests run as root, which reads any file: the CLI runs without the capabilities that
+    override file modes (util-linux's setpriv), as an ordinary user would."""
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to drop root's file-mode override"
+    secrets_file = encrypt_document(FAKE_SECRETS, tmp_path / "secrets.yaml", age_key.recipient)
+    secrets_file.chmod(0)
+    before = tree_bytes(previous_output)
+    result = subprocess.run(
+        [
+            setpriv,
+            "--bounding-set=-dac_override,-dac_read_search",
+            sys.executable,
+            str(PROJECT_ROOT / "main.py"),
+            "--env",
+            environment,
+            "--secrets",
+            str(secrets_file),
+            "--outdir",
+            str(previous_output),
+        ],
+        env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: secrets file {secrets_file} cannot be read (Permission denied): check the path "
+        "and its permissions, or pass another file with --secrets"
+    ]
+    assert tree_bytes(previous_output) == before
