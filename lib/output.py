@@ -8,6 +8,7 @@ previous output byte-identical; the swap itself is two renames on one filesystem
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -170,17 +171,27 @@ class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
 
 
 # PyYAML quotes what its own YAML 1.1 resolver would read as another type. kubectl and
-# kustomize read with go-yaml (v2: YAML 1.1 with y/n booleans; v3: YAML 1.2, where 0o17, 1e3,
-# .inf and, via Go's number parsing, 0b1, 1_000 and 0x1p3 are numbers). Rather than track every
-# reader's rules, a plain scalar is written only when it cannot start a number, a date or a
-# special value in any of them; otherwise it is quoted. Quoting a string never changes it.
-_MAY_RESOLVE_AS_NON_STRING_START = frozenset("0123456789+-.~=<")
-_SPECIAL_WORDS = frozenset({"true", "false", "yes", "no", "y", "n", "on", "off", "null"})
+# kustomize read with go-yaml: v2 is YAML 1.1 with y/n booleans; v3 is YAML 1.2, where 0o17, 1e3
+# and .inf are numbers, and both drop "_" from numbers and hand them to Go's parser (0b1, 0x1p3).
+# These patterns cover every such form broadly (anything number-, date- or keyword-like); a
+# string that matches is quoted, which never changes it, and everything else stays plain.
+_NUMBER_LIKE = re.compile(
+    r"[-+]?[0-9.:]+(e[-+]?[0-9]*)?"  # decimal, float, exponent, sexagesimal
+    r"|[-+]?0[xob][0-9a-f.p+-]*"  # hex, octal, binary, hex float
+    r"|[-+]?\.?(inf|infinity|nan)"
+)
+_DATE_LIKE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")  # go-yaml reads dates by prefix
+_SPECIAL_WORDS = frozenset({"true", "false", "yes", "no", "y", "n", "on", "off", "null", "~"})
+_SPECIAL_MARKS = frozenset({"", "=", "<<"})  # YAML 1.1's value and merge keys, and empty
 
 
 def _needs_quotes(value: str) -> bool:
+    folded = value.replace("_", "").lower()
     return (
-        not value or value[0] in _MAY_RESOLVE_AS_NON_STRING_START or value.lower() in _SPECIAL_WORDS
+        value in _SPECIAL_MARKS
+        or folded in _SPECIAL_WORDS
+        or _NUMBER_LIKE.fullmatch(folded) is not None
+        or _DATE_LIKE.match(value) is not None
     )
 
 

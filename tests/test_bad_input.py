@@ -144,6 +144,12 @@ def alias_bomb(tmp: Path, key: AgeKey) -> Path:
     return path
 
 
+def path_through_a_file(tmp: Path, key: AgeKey) -> Path:
+    """A path whose parent is a file: the system refuses it (ENOTDIR), named in the message."""
+    (tmp / "secrets.yaml").write_text("x")
+    return tmp / "secrets.yaml" / "x"
+
+
 def duplicate_line(pattern: str) -> Callable[[str], str]:
     def edit(text: str) -> str:
         match = re.search(rf"^{pattern}.*\n", text, flags=re.MULTILINE)
@@ -167,10 +173,7 @@ INPUT_CASES: dict[str, Case] = {
     "secrets file over the size cap": Case(
         special(sparse_file_over_the_cap), ("secrets.yaml is larger than 4 MiB",)
     ),
-    "path through a file": Case(
-        lambda tmp, key: (tmp / "secrets.yaml").write_text("x") and tmp / "secrets.yaml" / "x",
-        ("cannot be read (Not a directory)",),
-    ),
+    "path through a file": Case(path_through_a_file, ("cannot be read (Not a directory)",)),
     "alias bomb": Case(alias_bomb, ("uses a YAML anchor (line 1)",)),
     "merge key": Case(
         edited(lambda t: t.replace("stripe:\n", "stripe:\n    <<:\n        X: y\n", 1)),
