@@ -7,10 +7,12 @@ to choose a sentence; it is not printed, so a future sops message cannot leak th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,6 +89,7 @@ def decrypt(
     *,
     identity: AgeIdentity | None = None,
     environ: Mapping[str, str] | None = None,
+    timeout_seconds: float = _SOPS_TIMEOUT_SECONDS,
 ) -> dict[str, object]:
     """Decrypt ``secrets`` with the real sops and return the parsed document.
 
@@ -100,39 +103,48 @@ def decrypt(
         for name in AGE_KEY_VARIABLES:
             base.pop(name, None)
         base["SOPS_AGE_KEY_FILE"] = str(identity.key_file)
+    command = [str(binary), "decrypt", "--input-type", secrets.format.value]
     try:
         # The bytes that were inspected go in on stdin: sops decrypts exactly what was checked,
-        # and no path (a FIFO, a name starting with "-") ever reaches its command line.
-        completed = subprocess.run(
-            [
-                str(binary),
-                "decrypt",
-                "--input-type",
-                secrets.format.value,
-                "--output-type",
-                "json",
-            ],
-            input=secrets.content,
+        # and no path (a FIFO, a name starting with "-") ever reaches its command line. Its own
+        # session, so that on a timeout the key command it started is ended with it.
+        process = subprocess.Popen(
+            [*command, "--output-type", "json"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=base,
-            capture_output=True,
-            timeout=_SOPS_TIMEOUT_SECONDS,
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        # The file is at most MAX_SECRETS_FILE_BYTES, which sops decrypts in well under a second:
-        # the wait is for a key.
-        raise SynthError(
-            f"sops did not finish decrypting {secrets.path} within {_SOPS_TIMEOUT_SECONDS} s "
-            "while waiting for a key: check that SOPS_AGE_KEY_CMD or your key service answers"
-        ) from None
     except OSError as exc:
         raise SynthError(
             f"sops at {binary} could not be started ({exc.strerror}): "
             "reinstall it with `make synth` or set SOPS_BINARY"
         ) from None
+    try:
+        stdout, stderr = process.communicate(secrets.content, timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        _end_process_group(process)
+        # The file is at most MAX_SECRETS_FILE_BYTES, which sops decrypts in well under a second:
+        # the wait is for a key.
+        raise SynthError(
+            f"sops did not finish decrypting {secrets.path} within {timeout_seconds:g} s "
+            "while waiting for a key: check that SOPS_AGE_KEY_CMD or your key service answers"
+        ) from None
+    except BaseException:
+        _end_process_group(process)
+        raise
+    completed = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if completed.returncode != 0:
         raise SynthError(_failure_sentence(secrets, completed.returncode, completed.stderr))
     return parse_decrypted(completed.stdout, secrets.path)
+
+
+def _end_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill sops and whatever it started (a SOPS_AGE_KEY_CMD), then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
 
 
 class _DuplicateKeyError(Exception):

@@ -189,3 +189,26 @@ def test_sops_output_that_sops_would_not_write_is_one_sentence(output: bytes) ->
         "sops decrypted secrets.yaml but its output was not a JSON document sops would write: "
         "check that the file is a SOPS YAML or JSON file"
     )
+
+
+def test_sops_waiting_for_a_key_command_is_told_as_waiting_for_a_key(
+    fixture_secrets: Path, tmp_path: Path
+) -> None:
+    """The file is small (the size cap sees to that), so a slow decrypt is a key that does not
+    come: here the real sops waits on a SOPS_AGE_KEY_CMD that never answers in time."""
+    env = clean_env(HOME=str(tmp_path), SOPS_AGE_KEY_CMD="sleep 31.25")
+    with pytest.raises(SynthError) as caught:
+        decrypt(inspect_encrypted_file(fixture_secrets), environ=env, timeout_seconds=1)
+    assert str(caught.value) == (
+        f"sops did not finish decrypting {fixture_secrets} within 1 s while waiting for a key: "
+        "check that SOPS_AGE_KEY_CMD or your key service answers"
+    )
+    # The key command was ended with sops, not left running.
+    assert not [proc for proc in Path("/proc").glob("[0-9]*") if b"31.25" in _cmdline(proc)]
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:  # the process ended meanwhile
+        return b""
