@@ -171,7 +171,7 @@ def test_cli_non_string_value(
         env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
     )
     assert_one_line_error(
-        result, "group 'litellm', key 'MAX_BUDGET' is a number", "quote the value"
+        result, "litellm.MAX_BUDGET in", "was encrypted as a number", "quote the value"
     )
     assert tree_bytes(previous_output) == before
 

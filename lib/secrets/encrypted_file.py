@@ -1,33 +1,81 @@
 """What can be known about a SOPS file without decrypting it.
 
-Key names and the ``sops:`` metadata (recipients, MAC) are plaintext in SOPS YAML; only values
-are ``ENC[...]``. Reading them needs no key, so this runs first: it refuses files that are not
-SOPS-encrypted or that carry a plaintext value before sops is ever started, and it gives the
-recipients (to pick the demo key and to explain a key failure) and the key names.
+Key names and the ``sops:`` metadata (recipients, MAC) are plaintext in SOPS files; only values
+are ``ENC[...]``. Reading them needs no key, so this runs first, in every mode: it refuses files
+that are not SOPS-encrypted, damaged, hostile or that carry a plaintext or non-string value
+before sops is ever started, and it gives the recipients (to pick the demo key and to explain a
+key failure) and the key names.
+
+Hostile input is bounded here, before anything expensive: only a regular file is opened, never
+more than ``MAX_SECRETS_FILE_BYTES`` are read, and the YAML is walked event by event, so an
+alias is refused before it could expand and nesting is cut at ``MAX_NESTING``. The bytes read
+here are the bytes sops decrypts (``EncryptedFile.content``): the file is never read twice.
 
 Nothing here may quote a value of the file: a value that is not ``ENC[...]`` is plaintext.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
-from dataclasses import dataclass
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import yaml
 
 from lib.errors import SynthError
 
-# sops writes every encrypted scalar as ENC[AES256_GCM,data:...,iv:...,tag:...,type:...].
-_ENCRYPTED_VALUE = re.compile(r"^ENC\[AES256_GCM,data:[^,\]]*,iv:[^,\]]+,tag:[^,\]]+,type:\w+\]$")
+# sops writes every encrypted scalar as ENC[AES256_GCM,data:...,iv:...,tag:...,type:...]; the
+# type is what sops read the plaintext as, and it is itself plaintext.
+SOPS_CIPHERTEXT = re.compile(
+    r"ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za-z0-9+/=]+,tag:[A-Za-z0-9+/=]+,"
+    r"type:(?P<type>[a-z]+)\]"
+)
+_CIPHERTEXT_START = "ENC[AES256_GCM,"
+
+# A Kubernetes Secret holds at most 1 MiB of data. sops stores each value base64-encoded (4/3)
+# with about 100 bytes of iv, tag and type around it, and each group is its own Secret: 4 MiB
+# leaves room for a few full groups, and anything bigger is not a secrets file (or is a
+# stream such as /dev/zero) and is refused before it is read into memory.
+MAX_SECRETS_FILE_BYTES = 4 * 1024 * 1024
+# group.KEY plus the sops metadata (key_groups -> [n] -> age -> [n] -> recipient is the
+# deepest sops writes, 6 levels). Deeper input is refused as soon as the parser reaches it.
+MAX_NESTING = 16
+
+# The kind of value sops reports in `type:`, as a user reads it.
+_SOPS_TYPE_NAMES = {
+    "int": "a number",
+    "float": "a number",
+    "bool": "a boolean",
+    "time": "a date or timestamp",
+    "bytes": "binary data",
+}
+
+
+_STANDARD_TAGS = frozenset(
+    {"str", "int", "float", "bool", "null", "binary", "timestamp"}
+    | {"set", "omap", "pairs", "map", "seq", "merge", "value"}
+)
+
+
+class FileFormat(Enum):
+    """What sops is told with --input-type."""
+
+    YAML = "yaml"
+    JSON = "json"
 
 
 @dataclass(frozen=True)
 class EncryptedFile:
-    """A SOPS-encrypted YAML file, inspected without its key.
+    """A SOPS-encrypted YAML or JSON file, inspected without its key.
 
     ``key_paths`` lists every leaf as its path of key names, in file order:
     ``("litellm", "OPENAI_API_KEY")`` in the nested layout, ``("OPENAI_API_KEY",)`` in the flat one.
+    ``content`` is exactly what was inspected; sops decrypts these bytes and no others.
     """
 
     path: Path
@@ -35,53 +83,58 @@ class EncryptedFile:
     key_paths: tuple[tuple[str, ...], ...]
     # Leaves with no value at all: sops leaves them unencrypted, the value checks refuse them.
     empty_key_paths: frozenset[tuple[str, ...]] = frozenset()
+    content: bytes = field(default=b"", repr=False)
+    format: FileFormat = FileFormat.YAML
+
+
+# A parsed file: maps (duplicates refused), lists, and scalars as their text; None is an empty
+# or null scalar. Nothing is converted, so nothing can expand, overflow or change type.
+_Tree = dict[str, "_Tree"] | list["_Tree"] | str | None
 
 
 def inspect_encrypted_file(path: Path) -> EncryptedFile:
-    """Read ``path`` as SOPS YAML and check that every value in it is encrypted."""
+    """Read ``path`` as a SOPS file and check that every value in it is an encrypted string."""
+    content = _read_bounded(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SynthError(
-            f"secrets file {path} does not exist: create it with `sops {path}` "
-            "or pass another file with --secrets"
-        ) from None
-    except IsADirectoryError:
-        raise SynthError(f"secrets file {path} is a directory: pass a SOPS YAML file") from None
+        text = content.decode("utf-8")
     except UnicodeDecodeError:
         raise SynthError(f"secrets file {path} is not UTF-8 text: pass a SOPS YAML file") from None
 
-    try:
-        document = yaml.load(text, Loader=_StringKeyLoader)  # noqa: S506 - safe loader subclass
-    except yaml.MarkedYAMLError as exc:
-        # The parser's message quotes the offending line, which may be a plaintext value.
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise SynthError(
-            f"secrets file {path} is not valid YAML (line {line}): "
-            f"fix it with `sops {path}` or restore it from git"
-        ) from None
-    except (yaml.YAMLError, ValueError, TypeError, AttributeError, LookupError, RecursionError):
-        # Besides YAMLError, PyYAML's safe constructors raise these for scalars they cannot
-        # convert (`2025-02-30`, `!!int x`, `!!bool x`, an int of 5000 digits), often quoting
-        # the value, and its composer runs out of stack on very deep nesting.
-        raise SynthError(
-            f"secrets file {path} is not valid YAML: fix it with `sops {path}` or restore it"
-        ) from None
+    file_format, document = _parse(text, path)
 
     if document is None:
         raise SynthError(
             f"secrets file {path} is empty: create it with `sops {path}` "
             "(see README, 'Secrets layout')"
         )
-    if not isinstance(document, dict) or not isinstance(document.get("sops"), dict):
+    if not isinstance(document, dict) or "sops" not in document:
+        if any(
+            isinstance(leaf, str) and leaf.startswith(_CIPHERTEXT_START)
+            for _, leaf in _leaves(document, ())
+        ):
+            raise SynthError(
+                f"secrets file {path} has sops-encrypted values but no sops metadata: it was "
+                "truncated or damaged; restore it from git"
+            )
         raise SynthError(
             f"secrets file {path} is not SOPS-encrypted (no sops metadata): "
             f"encrypt it with `sops encrypt --in-place {path}` and never commit it in plaintext"
         )
-
     metadata = document.pop("sops")
+    if not isinstance(metadata, dict) or not {"mac", "lastmodified"} <= metadata.keys():
+        raise SynthError(
+            f"secrets file {path} has incomplete sops metadata (no mac or lastmodified): it was "
+            "truncated or damaged; restore it from git"
+        )
+
     empty: set[tuple[str, ...]] = set()
-    key_paths = tuple(_leaf_paths(path, document, (), empty))
+    key_paths = []
+    for key_path, leaf in _leaves(document, ()):
+        _check_leaf(path, key_path, leaf)
+        if leaf is None or leaf == "":
+            # sops leaves empty values as they are; the value checks refuse them by name later.
+            empty.add(key_path)
+        key_paths.append(key_path)
     if not key_paths:
         raise SynthError(
             f"secrets file {path} holds no secrets: add them with `sops {path}` "
@@ -90,70 +143,359 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
     return EncryptedFile(
         path=path,
         age_recipients=_age_recipients(metadata),
-        key_paths=key_paths,
+        key_paths=tuple(key_paths),
         empty_key_paths=frozenset(empty),
+        content=content,
+        format=file_format,
     )
 
 
-def _leaf_paths(
-    path: Path, node: object, prefix: tuple[str, ...], empty: set[tuple[str, ...]]
-) -> list[tuple[str, ...]]:
-    """Every leaf's key path; refuses a leaf that sops did not encrypt."""
-    if isinstance(node, dict):
-        leaves: list[tuple[str, ...]] = []
-        for key, value in node.items():
-            leaves.extend(_leaf_paths(path, value, (*prefix, str(key)), empty))
-        return leaves
-    if isinstance(node, list):
-        leaves = []
-        for index, item in enumerate(node):
-            leaves.extend(_leaf_paths(path, item, (*prefix, f"[{index}]"), empty))
-        return leaves
-    if isinstance(node, str) and _ENCRYPTED_VALUE.fullmatch(node):
-        return [prefix]
-    if node is None or node == "":
-        # sops leaves empty values as they are; the value checks refuse them by name later.
-        empty.add(prefix)
-        return [prefix]
-    where = ".".join(prefix) or "the top level"
+# ---------------------------------------------------------------------------------------------
+# Reading: a regular file, bounded
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes; refuses anything but a regular file of at most the cap, before reading.
+
+    The type is checked on the path first (so a FIFO or device is never opened), and again on
+    the open descriptor (so a file swapped in between is caught). O_NONBLOCK keeps even that
+    open from waiting for a FIFO writer.
+    """
+    try:
+        _refuse_unless_regular(path, os.stat(path))
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise SynthError(
+            f"secrets file {path} does not exist: create it with `sops {path}` "
+            "or pass another file with --secrets"
+        ) from None
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    try:
+        status = os.fstat(descriptor)
+        _refuse_unless_regular(path, status)
+        _refuse_oversized(path, status.st_size)
+        chunks = []
+        total = 0
+        while chunk := os.read(descriptor, 1024 * 1024):
+            total += len(chunk)
+            _refuse_oversized(path, total)  # it grew while being read
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+    finally:
+        os.close(descriptor)
+
+
+def _refuse_unless_regular(path: Path, status: os.stat_result) -> None:
+    if stat.S_ISREG(status.st_mode):
+        return
+    if stat.S_ISDIR(status.st_mode):
+        raise SynthError(f"secrets file {path} is a directory: pass a SOPS YAML file")
+    kind = (
+        "a named pipe (FIFO)"
+        if stat.S_ISFIFO(status.st_mode)
+        else "a character device"
+        if stat.S_ISCHR(status.st_mode)
+        else "a block device"
+        if stat.S_ISBLK(status.st_mode)
+        else "a socket"
+        if stat.S_ISSOCK(status.st_mode)
+        else "not a regular file"
+    )
     raise SynthError(
-        f"{where} in {path} is stored in plaintext, not encrypted by sops: "
-        f"remove it, then add it again with `sops {path}` (if .sops.yaml sets "
-        "encrypted_regex or unencrypted_suffix, make it cover every key)"
+        f"secrets file {path} is {kind}, not a regular file: pass a SOPS YAML file with --secrets"
     )
 
 
-def _age_recipients(metadata: dict[object, object]) -> tuple[str, ...]:
+def _refuse_oversized(path: Path, size: int) -> None:
+    if size > MAX_SECRETS_FILE_BYTES:
+        raise SynthError(
+            f"secrets file {path} is larger than {MAX_SECRETS_FILE_BYTES // (1024 * 1024)} MiB, "
+            "the most a secrets file may be (a Kubernetes Secret holds at most 1 MiB): "
+            "pass the right file with --secrets"
+        )
+
+
+def _unreadable(path: Path, error: OSError) -> SynthError:
+    return SynthError(
+        f"secrets file {path} cannot be read ({error.strerror}): check the path and its "
+        "permissions, or pass another file with --secrets"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing: YAML event by event, JSON with duplicate and depth checks
+
+
+def _parse(text: str, path: Path) -> tuple[FileFormat, _Tree]:
+    """sops writes JSON files as one object and YAML files in block style, so text that starts
+    with "{" is read as JSON first; if it is not JSON it may still be (flow-style) YAML, and
+    the JSON error is the one reported when it is neither."""
+    if not text.lstrip().startswith("{"):
+        return FileFormat.YAML, _parse_yaml(text, path)
+    try:
+        return FileFormat.JSON, _parse_json(text, path)
+    except _NotJsonError as not_json:
+        try:
+            return FileFormat.YAML, _parse_yaml(text, path)
+        except SynthError:
+            raise not_json.error from None
+
+
+@dataclass
+class _Open:
+    """A map or list the parser is inside of; in a map, the key whose value comes next."""
+
+    collection: dict[str, _Tree] | list[_Tree]
+    key: str | None = None
+
+    def expects_key(self) -> bool:
+        return isinstance(self.collection, dict) and self.key is None
+
+    def add(self, node: _Tree) -> None:
+        if isinstance(self.collection, list):
+            self.collection.append(node)
+        elif self.key is not None:
+            self.collection[self.key] = node
+            self.key = None
+
+
+def _parse_yaml(text: str, path: Path) -> _Tree:
+    """The document as a tree, built from parser events so nothing is ever expanded.
+
+    Anchors, aliases, merge keys and tags are refused where the parser meets them: sops never
+    writes them, an alias chain can grow without bound once expanded, and a tag (``!!binary``,
+    ``!!timestamp``) changes what a value means.
+    """
+    stack: list[_Open] = []
+    document: _Tree = None
+    documents = 0
+
+    def finish(node: _Tree) -> None:
+        nonlocal document
+        if stack:
+            stack[-1].add(node)
+        else:
+            document = node
+
+    try:
+        for event in yaml.parse(text, Loader=_SafeLoader):
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise SynthError(
+                        f"secrets file {path} holds more than one YAML document (line "
+                        f"{_line(event)}): a sops file is one document; restore it from git"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                finish(stack.pop().collection)
+            elif isinstance(event, yaml.NodeEvent):
+                _refuse_node_markup(event, path)
+                if stack and stack[-1].expects_key():
+                    stack[-1].key = _key(event, path, stack)
+                elif isinstance(event, yaml.ScalarEvent):
+                    finish(_scalar(event))
+                elif len(stack) >= MAX_NESTING:
+                    raise SynthError(
+                        f"secrets file {path} nests deeper than {MAX_NESTING} levels (line "
+                        f"{_line(event)}): secrets are group.KEY pairs; restore it from git"
+                    )
+                else:
+                    stack.append(_Open({} if isinstance(event, yaml.MappingStartEvent) else []))
+    except yaml.MarkedYAMLError as exc:
+        # The parser's message quotes the offending line, which may be a plaintext value.
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise SynthError(
+            f"secrets file {path} is not valid YAML (line {line}): "
+            f"fix it with `sops {path}` or restore it from git"
+        ) from None
+    except yaml.YAMLError:
+        raise SynthError(
+            f"secrets file {path} is not valid YAML: fix it with `sops {path}` or restore it"
+        ) from None
+    return document
+
+
+def _refuse_node_markup(event: yaml.NodeEvent, path: Path) -> None:
+    where = f"secrets file {path} uses"
+    rule = "sops files never hold them; restore it from git or re-create it with `sops`"
+    if isinstance(event, yaml.AliasEvent):
+        raise SynthError(f"{where} a YAML alias (line {_line(event)}): {rule}")
+    if event.anchor is not None:
+        raise SynthError(f"{where} a YAML anchor (line {_line(event)}): {rule}")
+    tag = getattr(event, "tag", None)
+    if tag is not None:
+        # Only a standard tag is named: any other tag is text from the file, shown nowhere.
+        standard = tag.removeprefix("tag:yaml.org,2002:")
+        shown = f"!!{standard} " if standard in _STANDARD_TAGS else ""
+        raise SynthError(
+            f"{where} a YAML tag {shown}(line {_line(event)}): values in a secrets file are "
+            f"plain strings; remove the tag and quote the value with `sops {path}`"
+        )
+
+
+def _key(event: yaml.NodeEvent, path: Path, stack: list[_Open]) -> str:
+    parent = ".".join(
+        frame.key if frame.key is not None else f"[{len(frame.collection)}]" for frame in stack[:-1]
+    )
+    if not isinstance(event, yaml.ScalarEvent):
+        raise SynthError(
+            f"secrets file {path} has a list or map as a key{' in ' + parent if parent else ''} "
+            f"(line {_line(event)}): keys are names; restore it from git"
+        )
+    if event.value == "<<" and _plain(event):
+        raise SynthError(
+            f"secrets file {path} uses a YAML merge key '<<' (line {_line(event)}): sops files "
+            "never hold them; restore it from git or re-create it with `sops`"
+        )
+    if event.value in stack[-1].collection:
+        name = ".".join(filter(None, (parent, event.value)))
+        raise SynthError(
+            f"secrets file {path} defines {name} twice (line {_line(event)}): sops refuses "
+            f"duplicate keys; keep one with `sops {path}`"
+        )
+    return event.value
+
+
+def _scalar(event: yaml.ScalarEvent) -> str | None:
+    """The text of a scalar; None for an empty or null plain scalar (YAML 1.1 and 1.2 alike)."""
+    if _plain(event) and event.value in ("", "~", "null", "Null", "NULL"):
+        return None
+    return event.value
+
+
+def _plain(event: yaml.ScalarEvent) -> bool:
+    # PyYAML's parser gives a plain scalar the style None, libyaml's the style "".
+    return not event.style
+
+
+def _line(event: yaml.Event) -> int | str:
+    return event.start_mark.line + 1 if event.start_mark else "?"
+
+
+class _NotJsonError(Exception):
+    """Not JSON: the text is tried as YAML before ``error`` is reported."""
+
+    def __init__(self, error: SynthError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _parse_json(text: str, path: Path) -> _Tree:
+    """A sops JSON file, with the same rules as YAML: no duplicate keys, bounded nesting."""
+
+    def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        mapping: dict[str, object] = {}
+        for key, value in pairs:
+            if key in mapping:
+                raise _DuplicateKeyError(key)
+            mapping[key] = value
+        return mapping
+
+    try:
+        loaded = json.loads(text, object_pairs_hook=unique)
+    except _DuplicateKeyError as exc:
+        raise SynthError(
+            f"secrets file {path} defines key '{exc.key}' twice in one map: sops refuses "
+            f"duplicate keys; keep one with `sops {path}`"
+        ) from None
+    except RecursionError:
+        raise _too_deep(path) from None
+    except ValueError as exc:
+        line = exc.lineno if isinstance(exc, json.JSONDecodeError) else "?"
+        raise _NotJsonError(
+            SynthError(
+                f"secrets file {path} is not valid JSON (line {line}): "
+                f"fix it with `sops {path}` or restore it from git"
+            )
+        ) from None
+    return _json_tree(loaded, path, 0)
+
+
+def _json_tree(node: object, path: Path, depth: int) -> _Tree:
+    if isinstance(node, dict | list) and depth >= MAX_NESTING:
+        raise _too_deep(path)
+    if isinstance(node, dict):
+        return {key: _json_tree(value, path, depth + 1) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_json_tree(item, path, depth + 1) for item in node]
+    if node is None or isinstance(node, str):
+        return node
+    # A number or boolean: never a sops value. Kept as its JSON text, refused as plaintext.
+    return json.dumps(node)
+
+
+def _too_deep(path: Path) -> SynthError:
+    return SynthError(
+        f"secrets file {path} nests deeper than {MAX_NESTING} levels: secrets are group.KEY "
+        "pairs; restore it from git"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking the leaves
+
+
+def _leaves(node: _Tree, prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str | None]]:
+    """Every leaf with its key path, in file order (depth is bounded by the parser)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _leaves(item, (*prefix, f"[{index}]"))
+    else:
+        yield prefix, node
+
+
+def _check_leaf(path: Path, key_path: tuple[str, ...], leaf: str | None) -> None:
+    """Refuses a leaf that sops did not encrypt, or encrypted as something else than a string."""
+    if not leaf:
+        return
+    where = ".".join(key_path) or "the top level"
+    match = SOPS_CIPHERTEXT.fullmatch(leaf)
+    if match is None and leaf.startswith(_CIPHERTEXT_START):
+        raise SynthError(
+            f"{where} in {path} is a damaged sops value (cut short or edited by hand): "
+            "restore the file from git"
+        )
+    if match is None:
+        raise SynthError(
+            f"{where} in {path} is stored in plaintext, not encrypted by sops: "
+            f"remove it, then add it again with `sops {path}` (if .sops.yaml sets "
+            "encrypted_regex or unencrypted_suffix, make it cover every key)"
+        )
+    kind = match.group("type")
+    if kind != "str":
+        what = _SOPS_TYPE_NAMES.get(kind, f"type '{kind}'")
+        raise SynthError(
+            f"{where} in {path} was encrypted as {what}, not a string (sops reads an unquoted "
+            f"value by its look): quote the value with `sops {path}`, "
+            'e.g. KEY: "2025-01-01", so it reaches the Secret exactly as written'
+        )
+
+
+def _age_recipients(metadata: dict[str, _Tree]) -> tuple[str, ...]:
     entries = metadata.get("age")
     if not isinstance(entries, list):
         return ()
     return tuple(
         str(entry["recipient"])
         for entry in entries
-        if isinstance(entry, dict) and "recipient" in entry
+        if isinstance(entry, dict) and isinstance(entry.get("recipient"), str)
     )
 
 
-class _StringKeyLoader(yaml.SafeLoader):
-    """SafeLoader that keeps scalars as text where it matters for key names.
-
-    sops writes keys such as ``"N"`` quoted when YAML 1.1 would read them as booleans; reading
-    keys as plain strings avoids ``True`` keys appearing in messages as ``True``.
-    """
-
-
-def _construct_key_as_string(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[str, object]:
-    mapping: dict[str, object] = {}
-    for key_node, value_node in node.value:
-        # A list or map used as a key: str(node) would quote its contents, which may be values.
-        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "(complex key)"
-        mapping[str(key)] = loader.construct_object(value_node, deep=True)
-    return mapping
-
-
-_StringKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_key_as_string
-)
+# libyaml's parser when PyYAML was built with it: the same events, much faster on big input.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def manifest_recipients(encrypted_yaml: str) -> frozenset[str]:

@@ -15,6 +15,7 @@ The same rules apply to key names read from the encrypted file without decryptin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -23,7 +24,7 @@ from types import MappingProxyType
 from typing import cast
 
 from lib.errors import SynthError
-from lib.names import MAX_DNS_LABEL, is_dns_label, is_env_var_name
+from lib.names import MAX_DNS_LABEL, MAX_SECRET_KEY, is_dns_label, is_env_var_name
 
 # The group every key belongs to in the flat layout.
 SHARED_GROUP = "shared"
@@ -33,6 +34,17 @@ PUBLIC_DEFAULT_MASTER_KEY = "sk-1234"
 # Shorter than this after "sk-" is guessable; `openssl rand -hex 32` gives 64.
 MIN_MASTER_KEY_SECRET_CHARS = 20
 SECRET_NAME_SUFFIX = "-secrets"  # noqa: S105 - part of an object name
+# The API server refuses a Secret whose values add up to more than 1 MiB (bytes, after
+# decoding: what stringData becomes). Checked here, at synth time, rather than at apply time.
+MAX_SECRET_DATA_BYTES = 1024 * 1024
+# The master key travels in an HTTP Authorization header and is compared byte for byte: a space,
+# a newline left by an editor or a control character would make a key nobody can type back.
+_MASTER_KEY_CHARACTERS = re.compile(r"[\x21-\x7e]+")
+# Characters no YAML reader on the way to the cluster carries: controls other than tab and line
+# breaks, DEL, the C1 range (NEL is a line break to YAML 1.1 and not to 1.2), surrogates and the
+# non-characters U+FFFE/U+FFFF. go-yaml (kubectl, kustomize) refuses them, and an environment
+# variable cannot hold NUL.
+_UNCARRIED_CHARACTER = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 # A DNS-1123 label, short enough that "<group>-secrets" is one too (63 characters).
 _MAX_GROUP_NAME = MAX_DNS_LABEL - len(SECRET_NAME_SUFFIX)
@@ -209,7 +221,20 @@ def _parse_group(
                 f"{where} is not a valid environment variable name: rename it with "
                 "letters, digits and '_', not starting with a digit"
             )
+        if len(key) > MAX_SECRET_KEY:
+            raise SynthError(
+                f"{source}: {where_group}key '{key[:40]}...' is longer than the "
+                f"{MAX_SECRET_KEY} characters Kubernetes allows for a Secret key: shorten it "
+                f"with `sops {source}`"
+            )
         values[key] = _string_value(value, where, source, flat=flat)
+    data_bytes = sum(len(value.encode("utf-8")) for value in values.values())
+    if data_bytes > MAX_SECRET_DATA_BYTES:
+        raise SynthError(
+            f"{source}: group '{group}' holds {data_bytes} bytes of values, more than the "
+            f"{MAX_SECRET_DATA_BYTES} bytes (1 MiB) a Kubernetes Secret may hold: move some keys "
+            f"into another group with `sops {source}`"
+        )
     return SecretGroup(name=group, keys=tuple(values), values=MappingProxyType(values))
 
 
@@ -237,6 +262,13 @@ def _string_value(value: object, where: str, source: Path, *, flat: bool) -> str
         )
     if not isinstance(value, str):
         raise SynthError(f"{where} is not a string: quote the value with {edit}")
+    uncarried = _UNCARRIED_CHARACTER.search(value)
+    if uncarried is not None:
+        raise SynthError(
+            f"{where} contains a control character (at character {uncarried.start() + 1}) that "
+            f"YAML readers such as kubectl refuse and an environment variable cannot hold: "
+            f"remove it with {edit}"
+        )
     return value
 
 
@@ -264,6 +296,11 @@ def _checked_master_key(
     if master_key == PUBLIC_DEFAULT_MASTER_KEY:
         raise SynthError(
             f"{where} is LiteLLM's public default key, which anyone can use: {generate} {edit}"
+        )
+    if _MASTER_KEY_CHARACTERS.fullmatch(master_key) is None:
+        raise SynthError(
+            f"{where} contains a space, a line break or another character that is not "
+            f"printable ASCII (a trailing newline from an editor?): {generate} {edit}"
         )
     if not master_key.startswith("sk-"):
         raise SynthError(

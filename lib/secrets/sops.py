@@ -7,10 +7,12 @@ to choose a sentence; it is not printed, so a future sops message cannot leak th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +30,6 @@ _EXIT_NOT_ENCRYPTED = 1
 _EXIT_VALUE_NOT_DECRYPTABLE = 25
 _EXIT_MAC_MISMATCH = 51
 _EXIT_MAC_NOT_FOUND = 52
-_EXIT_FILE_MISSING = 100
 _EXIT_NO_DATA_KEY = 128
 
 _SOPS_TIMEOUT_SECONDS = 60
@@ -88,6 +89,7 @@ def decrypt(
     *,
     identity: AgeIdentity | None = None,
     environ: Mapping[str, str] | None = None,
+    timeout_seconds: float = _SOPS_TIMEOUT_SECONDS,
 ) -> dict[str, object]:
     """Decrypt ``secrets`` with the real sops and return the parsed document.
 
@@ -101,45 +103,81 @@ def decrypt(
         for name in AGE_KEY_VARIABLES:
             base.pop(name, None)
         base["SOPS_AGE_KEY_FILE"] = str(identity.key_file)
+    command = [str(binary), "decrypt", "--input-type", secrets.format.value]
     try:
-        completed = subprocess.run(
-            [
-                str(binary),
-                "decrypt",
-                "--input-type",
-                "yaml",
-                "--output-type",
-                "json",
-                str(secrets.path),
-            ],
+        # The bytes that were inspected go in on stdin: sops decrypts exactly what was checked,
+        # and no path (a FIFO, a name starting with "-") ever reaches its command line. Its own
+        # session, so that on a timeout the key command it started is ended with it.
+        process = subprocess.Popen(
+            [*command, "--output-type", "json"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=base,
-            capture_output=True,
-            timeout=_SOPS_TIMEOUT_SECONDS,
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise SynthError(
-            f"sops did not finish decrypting {secrets.path} within {_SOPS_TIMEOUT_SECONDS} s: "
-            "check SOPS_AGE_KEY_CMD or your key service"
-        ) from None
     except OSError as exc:
         raise SynthError(
             f"sops at {binary} could not be started ({exc.strerror}): "
             "reinstall it with `make synth` or set SOPS_BINARY"
         ) from None
+    try:
+        stdout, stderr = process.communicate(secrets.content, timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        _end_process_group(process)
+        # The file is at most MAX_SECRETS_FILE_BYTES, which sops decrypts in well under a second:
+        # the wait is for a key.
+        raise SynthError(
+            f"sops did not finish decrypting {secrets.path} within {timeout_seconds:g} s "
+            "while waiting for a key: check that SOPS_AGE_KEY_CMD or your key service answers"
+        ) from None
+    except BaseException:
+        _end_process_group(process)
+        raise
+    completed = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if completed.returncode != 0:
         raise SynthError(_failure_sentence(secrets, completed.returncode, completed.stderr))
+    return parse_decrypted(completed.stdout, secrets.path)
+
+
+def _end_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill sops and whatever it started (a SOPS_AGE_KEY_CMD), then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+
+
+class _DuplicateKeyError(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    mapping: dict[str, object] = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise _DuplicateKeyError
+        mapping[key] = value
+    return mapping
+
+
+def parse_decrypted(output: bytes, path: Path) -> dict[str, object]:
+    """The JSON sops printed, as a document; never quotes it (it is plaintext).
+
+    The inspection already refused duplicate keys and deep nesting in the file; this holds the
+    same line against whatever sops itself prints.
+    """
+    failure = (
+        f"sops decrypted {path} but its output was not a JSON document sops would write: "
+        "check that the file is a SOPS YAML or JSON file"
+    )
     try:
-        document = json.loads(completed.stdout)
-    except ValueError:
-        # Never quote the output: it is plaintext.
-        raise SynthError(
-            f"sops decrypted {secrets.path} but its output was not a JSON document: "
-            "check that the file is SOPS YAML"
-        ) from None
+        document = json.loads(output, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError, _DuplicateKeyError):
+        # ValueError also covers invalid UTF-8 and integers too long to convert.
+        raise SynthError(failure) from None
     if not isinstance(document, dict):
         raise SynthError(
-            f"{secrets.path} does not hold a mapping at the top level: "
+            f"{path} does not hold a mapping at the top level: "
             "write groups such as `litellm:` or KEY: value pairs (see README, 'Secrets layout')"
         )
     return document
@@ -181,8 +219,6 @@ def _failure_sentence(secrets: EncryptedFile, code: int, stderr_bytes: bytes) ->
         )
     if code == _EXIT_NOT_ENCRYPTED:
         return f"{path} is not SOPS-encrypted: encrypt it with `sops encrypt --in-place {path}`"
-    if code == _EXIT_FILE_MISSING:
-        return f"sops could not read {path}: check that it exists and is readable"
     return (
         f"sops failed with exit code {code} decrypting {path}: "
         f"run `sops decrypt {path} > /dev/null` to see its message"

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lib.errors import SynthError
-from lib.secrets.encrypted_file import inspect_encrypted_file
+from lib.secrets.encrypted_file import (
+    MAX_SECRETS_FILE_BYTES,
+    FileFormat,
+    inspect_encrypted_file,
+)
 from tests.helpers import FAKE_SECRETS, AgeKey, encrypt_text
 
 
@@ -92,3 +99,249 @@ def test_encrypted_file_with_only_metadata_holds_no_secrets(
     text = path.read_text()
     path.write_text(text[text.index("sops:") :])
     assert error_of(path).startswith(f"secrets file {path} holds no secrets")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounded input: only a regular file, at most MAX_SECRETS_FILE_BYTES, read once.
+
+
+def test_encrypted_file_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "secrets.yaml"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    assert error_of(fifo) == (
+        f"secrets file {fifo} is a named pipe (FIFO), not a regular file: "
+        "pass a SOPS YAML file with --secrets"
+    )
+    assert time.monotonic() - started < 1
+
+
+def test_encrypted_file_character_device_is_refused() -> None:
+    assert error_of(Path("/dev/zero")) == (
+        "secrets file /dev/zero is a character device, not a regular file: "
+        "pass a SOPS YAML file with --secrets"
+    )
+
+
+def test_encrypted_file_directory_is_refused(tmp_path: Path) -> None:
+    assert error_of(tmp_path) == f"secrets file {tmp_path} is a directory: pass a SOPS YAML file"
+
+
+def test_encrypted_file_over_the_size_cap_is_refused_before_parsing(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(MAX_SECRETS_FILE_BYTES + 1)  # sparse: nothing is really written
+    assert error_of(big) == (
+        f"secrets file {big} is larger than 4 MiB, the most a secrets file may be (a Kubernetes "
+        "Secret holds at most 1 MiB): pass the right file with --secrets"
+    )
+
+
+def test_encrypted_file_path_through_a_file_names_the_errno(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    through = tmp_path / "file" / "secrets.yaml"
+    assert error_of(through) == (
+        f"secrets file {through} cannot be read (Not a directory): check the path and its "
+        "permissions, or pass another file with --secrets"
+    )
+
+
+def test_encrypted_file_keeps_the_bytes_it_inspected(fixture_secrets: Path) -> None:
+    content = fixture_secrets.read_bytes()
+    inspected = inspect_encrypted_file(fixture_secrets)
+    fixture_secrets.write_text("changed after inspection\n")
+    assert inspected.content == content
+    assert inspected.format is FileFormat.YAML
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML markup sops never writes, refused before anything is expanded
+
+
+def sops_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "secrets.yaml"
+    path.write_text(body + SOPS_BLOCK)
+    return path
+
+
+SOPS_BLOCK = (
+    "sops:\n"
+    "    lastmodified: '2025-01-01T00:00:00Z'\n"
+    "    mac: ENC[AES256_GCM,data:AA==,iv:BB==,tag:CC==,type:str]\n"
+)
+ENC_STR = "ENC[AES256_GCM,data:AA==,iv:BB==,tag:CC==,type:str]"
+RESTORE = "sops files never hold them; restore it from git or re-create it with `sops`"
+
+
+def test_encrypted_file_alias_bomb_is_refused_at_the_first_anchor(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 30)]
+    path = sops_file(tmp_path, "\n".join(lines) + "\n")
+    started = time.monotonic()
+    assert error_of(path) == f"secrets file {path} uses a YAML anchor (line 1): {RESTORE}"
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (f"g:\n    K: {ENC_STR}\n    L: *x\n", "uses a YAML alias (line 3): " + RESTORE),
+        (f"g:\n    <<:\n        K: {ENC_STR}\n", "uses a YAML merge key '<<' (line 2): " + RESTORE),
+        (
+            f"g:\n    K: !!binary {ENC_STR}\n",
+            "uses a YAML tag !!binary (line 2): values in a secrets file are plain strings; "
+            "remove the tag and quote the value with `sops {path}`",
+        ),
+        (
+            f"g:\n    K: !secret-tag {ENC_STR}\n",
+            "uses a YAML tag (line 2): values in a secrets file are plain strings; "
+            "remove the tag and quote the value with `sops {path}`",
+        ),
+        (
+            f"g:\n    K: {ENC_STR}\n    K: {ENC_STR}\n",
+            "defines g.K twice (line 3): sops refuses duplicate keys; keep one with `sops {path}`",
+        ),
+        (
+            f"g:\n    K: {ENC_STR}\ng:\n    L: {ENC_STR}\n",
+            "defines g twice (line 3): sops refuses duplicate keys; keep one with `sops {path}`",
+        ),
+        (
+            f"g:\n    K: {ENC_STR}\n" + SOPS_BLOCK,
+            "defines sops twice (line 6): sops refuses duplicate keys; keep one with `sops {path}`",
+        ),
+        (
+            f"g:\n    ? [a, b]\n    : {ENC_STR}\n",
+            "has a list or map as a key in g (line 2): keys are names; restore it from git",
+        ),
+        (
+            "g:\n    K: " + "[" * 3000 + "]" * 3000 + "\n",
+            "nests deeper than 16 levels (line 2): secrets are group.KEY pairs; "
+            "restore it from git",
+        ),
+        (
+            f"g:\n    K: {ENC_STR}\n---\nh: x\n",
+            "holds more than one YAML document (line 3): a sops file is one document; "
+            "restore it from git",
+        ),
+    ],
+    ids=[
+        "alias",
+        "merge key",
+        "binary tag",
+        "custom tag",
+        "duplicate key",
+        "duplicate group",
+        "duplicate sops block",
+        "complex key",
+        "deep flow nesting",
+        "second document",
+    ],
+)
+def test_encrypted_file_yaml_markup_is_refused(tmp_path: Path, body: str, expected: str) -> None:
+    path = sops_file(tmp_path, body)
+    started = time.monotonic()
+    assert error_of(path) == f"secrets file {path} " + expected.replace("{path}", str(path))
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        ("int", "a number"),
+        ("float", "a number"),
+        ("bool", "a boolean"),
+        ("time", "a date or timestamp"),
+        ("bytes", "binary data"),
+    ],
+)
+def test_encrypted_file_value_sops_typed_as_non_string_is_refused(
+    tmp_path: Path, kind: str, what: str
+) -> None:
+    path = sops_file(tmp_path, f"g:\n    K: {ENC_STR.replace('type:str', f'type:{kind}')}\n")
+    assert error_of(path) == (
+        f"g.K in {path} was encrypted as {what}, not a string (sops reads an unquoted value by "
+        f'its look): quote the value with `sops {path}`, e.g. KEY: "2025-01-01", so it reaches '
+        "the Secret exactly as written"
+    )
+
+
+def test_encrypted_file_unquoted_date_encrypted_by_sops_is_refused(
+    tmp_path: Path, age_key: AgeKey
+) -> None:
+    """sops reads `2025-01-01` as a timestamp, and decrypts it as "2025-01-01T00:00:00Z"."""
+    path = encrypt_text(
+        "g:\n    EXPIRES: 2025-01-01\n    QUOTED: '2025-01-01'\n",
+        tmp_path / "dated.yaml",
+        age_key.recipient,
+    )
+    assert error_of(path).startswith(f"g.EXPIRES in {path} was encrypted as a date or timestamp")
+
+
+# ---------------------------------------------------------------------------------------------
+# Damaged versus not encrypted
+
+
+def test_encrypted_file_cut_before_its_sops_block_is_damaged(fixture_secrets: Path) -> None:
+    text = fixture_secrets.read_text()
+    fixture_secrets.write_text(text[: text.index("sops:")])
+    assert error_of(fixture_secrets) == (
+        f"secrets file {fixture_secrets} has sops-encrypted values but no sops metadata: it was "
+        "truncated or damaged; restore it from git"
+    )
+
+
+def test_encrypted_file_cut_inside_its_sops_block_is_damaged(fixture_secrets: Path) -> None:
+    text = fixture_secrets.read_text()
+    fixture_secrets.write_text(text[: text.index("    lastmodified:")])
+    assert error_of(fixture_secrets) == (
+        f"secrets file {fixture_secrets} has incomplete sops metadata (no mac or lastmodified): "
+        "it was truncated or damaged; restore it from git"
+    )
+
+
+def test_encrypted_file_cut_inside_a_value_is_damaged(tmp_path: Path) -> None:
+    path = sops_file(tmp_path, f"g:\n    K: {ENC_STR[:30]}\n")
+    assert error_of(path) == (
+        f"g.K in {path} is a damaged sops value (cut short or edited by hand): "
+        "restore the file from git"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# sops JSON files are read too (sops is told --input-type json)
+
+
+def test_encrypted_file_sops_json_file_is_inspected(tmp_path: Path, age_key: AgeKey) -> None:
+    path = encrypt_text(json.dumps(FAKE_SECRETS), tmp_path / "secrets.json", age_key.recipient)
+    inspected = inspect_encrypted_file(path)
+    assert inspected.format is FileFormat.JSON
+    assert inspected.age_recipients == (age_key.recipient,)
+    assert inspected.key_paths == tuple(
+        (group, key) for group, values in FAKE_SECRETS.items() for key in values
+    )
+
+
+def test_encrypted_file_json_with_a_duplicate_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_text(f'{{"g": {{"K": "{ENC_STR}", "K": "{ENC_STR}"}}, "sops": {{}}}}')
+    assert error_of(path) == (
+        f"secrets file {path} defines key 'K' twice in one map: sops refuses duplicate keys; "
+        f"keep one with `sops {path}`"
+    )
+
+
+def test_encrypted_file_json_nested_too_deep_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_text('{"g": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert error_of(path) == (
+        f"secrets file {path} nests deeper than 16 levels: secrets are group.KEY pairs; "
+        "restore it from git"
+    )
+
+
+def test_encrypted_file_broken_json_is_named_json(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_text('{"g": {"K": "sk-json-plaintext"')
+    message = error_of(path)
+    assert message.startswith(f"secrets file {path} is not valid JSON (line 1)")
+    assert "sk-json-plaintext" not in message

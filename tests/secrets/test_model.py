@@ -172,3 +172,64 @@ def test_model_awkward_values_come_through_unchanged() -> None:
     values = parse(doc).groups[0].decrypted_values()
     assert values["PEM"] == pem
     assert values["TEXT"] == "héllo ✓ 日本"
+
+
+@pytest.mark.parametrize(
+    "master_key",
+    [
+        f"{FAKE_MASTER_KEY}\n",
+        f"{FAKE_MASTER_KEY} ",
+        "sk-" + " " * 30,
+        "sk-abcdefghij klmnopqrstuvwxyz",
+        "sk-abcdefghijklm\tnopqrstuvwxyz",
+        "sk-abcdefghijklmnopqrstuvwxyzé",
+    ],
+    ids=["trailing newline", "trailing space", "spaces", "inner space", "tab", "non-ASCII"],
+)
+def test_model_master_key_with_whitespace_or_control_characters_is_refused(
+    master_key: str,
+) -> None:
+    assert error_of({"litellm": {"LITELLM_MASTER_KEY": master_key}}) == (
+        f"{SOURCE}: group 'litellm', key 'LITELLM_MASTER_KEY' contains a space, a line break or "
+        "another character that is not printable ASCII (a trailing newline from an editor?): "
+        'generate one with `echo "sk-$(openssl rand -hex 32)"` and set it with '
+        f"`sops {SOURCE}`"
+    )
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1b", "\x7f", "\x85", "\x9f", "\ufffe", "\uffff"])
+def test_model_value_with_a_character_yaml_readers_refuse_is_refused(character: str) -> None:
+    document = {"litellm": {**FAKE_SECRETS["litellm"], "TOKEN": f"abc{character}def"}}
+    assert error_of(document) == (
+        f"{SOURCE}: group 'litellm', key 'TOKEN' contains a control character (at character 4) "
+        "that YAML readers such as kubectl refuse and an environment variable cannot hold: "
+        f"remove it with `sops {SOURCE}`"
+    )
+
+
+def test_model_value_with_tabs_and_line_breaks_is_kept() -> None:
+    document = {"litellm": {**FAKE_SECRETS["litellm"], "PEM": "a\tb\r\nc\n"}}
+    assert parse(document).groups[0].decrypted_values()["PEM"] == "a\tb\r\nc\n"
+
+
+def test_model_secret_key_longer_than_kubernetes_allows_is_refused() -> None:
+    long_key = "K" * 254
+    document = {"litellm": {**FAKE_SECRETS["litellm"], long_key: "v"}}
+    assert error_of(document) == (
+        f"{SOURCE}: group 'litellm', key '{'K' * 40}...' is longer than the 253 characters "
+        f"Kubernetes allows for a Secret key: shorten it with `sops {SOURCE}`"
+    )
+    ok = {"litellm": {**FAKE_SECRETS["litellm"], "K" * 253: "v"}}
+    assert "K" * 253 in parse(ok).groups[0].keys
+
+
+def test_model_group_over_one_mib_of_values_is_refused() -> None:
+    half = "x" * (512 * 1024)
+    at_limit = {"litellm": FAKE_SECRETS["litellm"], "big": {"A": half, "B": half}}
+    assert parse(at_limit).groups[1].keys == ("A", "B")
+    over = {"litellm": FAKE_SECRETS["litellm"], "big": {"A": half, "B": half + "é"}}
+    assert error_of(over) == (
+        f"{SOURCE}: group 'big' holds 1048578 bytes of values, more than the 1048576 bytes "
+        f"(1 MiB) a Kubernetes Secret may hold: move some keys into another group with "
+        f"`sops {SOURCE}`"
+    )

