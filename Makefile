@@ -15,8 +15,8 @@ synth: $(VENV)/.synth-deps
 	$(BIN)/python main.py --env $(ENV) $(if $(SECRETS),--secrets $(SECRETS)) $(if $(OUTDIR),--outdir $(OUTDIR))
 
 ## test: lint, type-check and the whole test suite: one command for developers and CI alike
-test: lint typecheck node_modules/.installed $(PROXY_VENV)/.installed $(CHECKOV_VENV)/.installed \
-  redis-server
+test: system-packages lint typecheck node_modules/.installed $(PROXY_VENV)/.installed \
+  $(CHECKOV_VENV)/.installed
 	$(BIN)/python -m pytest
 
 ## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); not part of test
@@ -63,11 +63,18 @@ $(CHECKOV_VENV)/.installed: pyproject.toml
 	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["checkov"]["requirements"]))')
 	touch $@
 
-# A real Redis (>= 7) for tests/test_scaling_e2e.py; the test starts its own on a free port, so a
-# Debian service that autostarts (or does not) changes nothing.
-.PHONY: redis-server
-redis-server:
-	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+# System tools the tests run for real, as command:Debian package. A fresh machine gets the missing
+# ones from apt-get: a real Redis (>= 7) for tests/test_scaling_e2e.py (it starts its own on a
+# free port, so whether Debian's service autostarts changes nothing); unshare, setpriv and nsenter
+# for the locked-down proxy (tests/locked_down.py); chattr for the immutable-directory refusal.
+SYSTEM_TOOLS := redis-server:redis-server unshare:util-linux setpriv:util-linux \
+  nsenter:util-linux chattr:e2fsprogs
+.PHONY: system-packages
+system-packages:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do \
+	  command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool#*:}"; done; \
+	$(PROXY_PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	[ -z "$$missing" ] || { apt-get update -qq && apt-get install -y -qq $$missing; }
 
 # The cdk8s CLI, pinned in package-lock.json: tests prove `cdk8s synth` behaves.
 node_modules/.installed: package.json package-lock.json

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from lib.environments import DEFAULT_ENVIRONMENT, ENVIRONMENTS
 from lib.errors import SynthError
@@ -36,8 +37,19 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """A usage mistake is a user error like any other: one ``error:`` line and exit 1, not
+    argparse's usage block and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = "see `python main.py --help`"
+        if "expected one argument" in message:
+            hint += " (write a path that starts with '-' as --secrets=-name.yaml)"
+        self.exit(1, f"error: {self.prog}: {message}: {hint}\n")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="main.py",
         description="Synthesize Kubernetes manifests for the LiteLLM gateway from SOPS secrets.",
     )

@@ -245,3 +245,25 @@ def test_cli_refuses_bad_input_before_starting_jsii() -> None:
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ("--secrets", "-x.yaml"),
+            "error: main.py: argument --secrets: expected one argument: see `python main.py "
+            "--help` (write a path that starts with '-' as --secrets=-name.yaml)",
+        ),
+        (
+            ("--bogus",),
+            "error: main.py: unrecognized arguments: --bogus: see `python main.py --help`",
+        ),
+    ],
+)
+def test_cli_usage_mistake_is_one_line_and_exit_1(
+    args: tuple[str, ...], expected: str, tmp_path: Path
+) -> None:
+    result = run_cli(*args, "--outdir", str(tmp_path / "dist"), env=clean_env())
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", expected + "\n")
+    assert not (tmp_path / "dist").exists()
