@@ -292,7 +292,10 @@ def check_environment(environment: Environment) -> None:
 
 def images(environment: Environment) -> dict[str, ImageRef]:
     """Every image of the environment, by the workload that runs it."""
-    return {"litellm": environment.gateway.image, **{a.name: a.image for a in environment.apps}}
+    found = {"litellm": environment.gateway.image, **{a.name: a.image for a in environment.apps}}
+    if isinstance(environment.redis, InClusterValkey):
+        found[environment.redis.name] = environment.redis.image
+    return found
 
 
 def _check_images(environment: Environment, where: str) -> None:
@@ -339,9 +342,9 @@ def _check_redis(environment: Environment, where: str) -> None:
                 f"{where}: valkey name '{redis.name}' must be a DNS-1123 label that no app or "
                 "the proxy uses"
             )
-        if redis.max_memory_mib < 16 or redis.run_as_user < 1 or not redis.image.strip():
+        if redis.max_memory_mib < 16 or redis.run_as_user < 1:
             raise SynthError(
-                f"{where}: valkey needs an image, max_memory_mib >= 16 and a non-root run_as_user"
+                f"{where}: valkey needs max_memory_mib >= 16 and a non-root run_as_user"
             )
 
 

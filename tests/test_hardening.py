@@ -13,7 +13,7 @@ import pytest
 
 from lib import litellm_runtime
 from lib.cli import main
-from lib.environments import ENVIRONMENTS, Environment
+from lib.environments import ENVIRONMENTS, Environment, check_environment, images
 from lib.errors import SynthError
 from lib.litellm_runtime import WritableMount
 from lib.proxy_config.spec import ModelSpec
@@ -21,6 +21,7 @@ from lib.specs.apps import NoProbes
 from lib.specs.availability import AutoscalingSpec, AvailabilitySpec
 from lib.specs.image import ImagePolicy, ImageRef
 from lib.specs.network import AppIngress, NetworkSpec
+from lib.specs.redis import InClusterValkey
 from lib.synthesis import SynthReport, SynthRequest, synthesize
 from tests.helpers import FAKE_SECRETS, AgeKey, clean_env
 from tests.schema_validation import validate_strict
@@ -62,7 +63,8 @@ def test_hardening_image_report_line_says_whether_each_image_is_pinned(
     report = synth(pinned, fixture_secrets, tmp_path)
     assert report.images_line() == (
         f"images: litellm ghcr.io/berriai/litellm-non_root:v1.106.2@{DIGEST} (pinned by digest); "
-        "backend docker.io/hashicorp/http-echo:1.0.0 (tag only, no digest)"
+        "backend docker.io/hashicorp/http-echo:1.0.0 (tag only, no digest); "
+        "valkey docker.io/valkey/valkey:8.1.1 (tag only, no digest)"
     )
     assert report.images_line() in report.lines()
     main_container = find(report, "Deployment", "litellm")["spec"]["template"]["spec"][
@@ -99,6 +101,32 @@ def test_hardening_required_digests_refuse_a_tag_only_image_in_one_line(
         '"Pin images by digest")'
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_hardening_required_digests_cover_the_in_cluster_valkey() -> None:
+    """The Valkey image is an image like any other: tag-only, it is refused by name; pinned, the
+    environment passes."""
+    dev = ENVIRONMENTS["dev"]
+    assert isinstance(dev.redis, InClusterValkey)
+    pinned_except_valkey = replace(
+        dev,
+        gateway=replace(dev.gateway, image=replace(dev.gateway.image, digest=DIGEST)),
+        apps=tuple(replace(app, image=replace(app.image, digest=DIGEST)) for app in dev.apps),
+        image_policy=ImagePolicy(require_digests=True),
+    )
+    with pytest.raises(SynthError) as raised:
+        check_environment(pinned_except_valkey)
+    assert str(raised.value) == (
+        "lib/environments.py, environment 'dev': image 'docker.io/valkey/valkey:8.1.1' of "
+        "'valkey' is not pinned by digest, and the environment's image_policy requires "
+        'digests: append @sha256:<digest> (README, "Pin images by digest")'
+    )
+    all_pinned = replace(
+        pinned_except_valkey,
+        redis=replace(dev.redis, image=replace(dev.redis.image, digest=DIGEST)),
+    )
+    check_environment(all_pinned)
+    assert images(all_pinned)["valkey"] == ImageRef.parse(f"docker.io/valkey/valkey:8.1.1@{DIGEST}")
 
 
 @pytest.mark.parametrize(

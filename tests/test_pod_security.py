@@ -118,8 +118,16 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthReport]:
 def test_pod_security_restricted(reports: Mapping[str, SynthReport], field: str) -> None:
     for name, report in reports.items():
         assert violations(list(report.objects), field) == [], f"{name}: {field}"
-    pods = sum(o["kind"] == "Deployment" for r in reports.values() for o in r.objects)
-    assert pods >= 2 * len(reports)  # LiteLLM and at least one app in each
+    # Every pod template was looked at: the proxy, the app and (in dev) the in-cluster Valkey.
+    covered = {
+        name: sorted(o["metadata"]["name"] for o in r.objects if o["kind"] in POD_TEMPLATE_KINDS)
+        for name, r in reports.items()
+    }
+    assert covered == {
+        "dev": ["backend", "litellm", "valkey"],
+        "dev-sops": ["backend", "litellm", "valkey"],
+        "prod": ["backend", "litellm"],
+    }
 
 
 # field -> how a careless edit would break it (applied to a copy of a good Deployment).

@@ -12,8 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lib.specs.image import ImageRef
+
 # Pinned like the LiteLLM image: a release tag, never "latest"; pin a digest with image@sha256:...
-VALKEY_IMAGE = "docker.io/valkey/valkey:8.1.1"
+VALKEY_IMAGE = ImageRef.parse("docker.io/valkey/valkey:8.1.1")
+# A high numeric uid and gid of no user in the image: valkey-server needs no passwd entry, and a
+# uid from 10000 up cannot collide with a host account's (checkov CKV_K8S_40). The image's own
+# "valkey" user (999) is not used: its entrypoint, which would chown /data as root, is bypassed.
+VALKEY_UID = 10001
 REDIS_PORT = 6379
 # The key of the LiteLLM secrets group that holds the password, unless a spec names another.
 DEFAULT_PASSWORD_KEY = "REDIS_PASSWORD"  # noqa: S105 - a key name, not a password
@@ -49,14 +55,14 @@ class InClusterValkey:
     file (never generated at synth time: a generated one would change on every synth and roll
     both pods). Valkey receives that one key only, not the whole group.
     ``max_memory_mib``: Valkey's ``maxmemory``; least recently used keys are evicted beyond it.
-    ``run_as_user``: the numeric ``valkey`` user of the official image.
+    ``run_as_user``: the numeric uid and gid it runs as (any non-root number works).
     """
 
-    image: str = VALKEY_IMAGE
+    image: ImageRef = VALKEY_IMAGE
     name: str = "valkey"
     password_key: str = DEFAULT_PASSWORD_KEY
     max_memory_mib: int = 128
-    run_as_user: int = 999
+    run_as_user: int = VALKEY_UID
 
 
 RedisSpec = ExistingRedis | InClusterValkey
