@@ -94,6 +94,10 @@ def violations(objects: Iterable[Mapping[str, Any]], field: str) -> list[str]:
     return found
 
 
+def _pod_template_names(objects: list[Any]) -> list[str]:
+    return sorted(o["metadata"]["name"] for o in objects if o["kind"] in POD_TEMPLATE_KINDS)
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthReport]:
     root = tmp_path_factory.mktemp("pod-security")
@@ -119,10 +123,7 @@ def test_pod_security_restricted(reports: Mapping[str, SynthReport], field: str)
     for name, report in reports.items():
         assert violations(list(report.objects), field) == [], f"{name}: {field}"
     # Every pod template was looked at: the proxy, the app and (in dev) the in-cluster Valkey.
-    covered = {
-        name: sorted(o["metadata"]["name"] for o in r.objects if o["kind"] in POD_TEMPLATE_KINDS)
-        for name, r in reports.items()
-    }
+    covered = {name: _pod_template_names(list(r.objects)) for name, r in reports.items()}
     assert covered == {
         "dev": ["backend", "litellm", "valkey"],
         "dev-sops": ["backend", "litellm", "valkey"],

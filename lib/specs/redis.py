@@ -10,6 +10,7 @@ config refers to them as ``os.environ/...``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lib.specs.image import ImageRef
@@ -38,6 +39,13 @@ class ExistingRedis:
     ``host``/``port``: where it listens, as the LiteLLM pod resolves it. ``tls``: connect with
     TLS. ``db``: the database number. ``password_key``: the key of the LiteLLM secrets group that
     holds its password (``None``: the server needs none).
+
+    ``namespace_labels``: for a server inside the cluster, the labels of its namespace (for
+    example ``{"kubernetes.io/metadata.name": "valkey"}``). Only the gateway's egress policy
+    (``NetworkSpec.restrict_gateway_egress``) uses it: a NetworkPolicy cannot name a host, so
+    LiteLLM may reach ``port`` on the pods of those namespaces; ``None`` (a server outside the
+    cluster, such as a managed service) allows ``port`` to the network's ``egress_cidrs``
+    instead, as for the model providers.
     """
 
     host: str
@@ -45,6 +53,7 @@ class ExistingRedis:
     tls: bool = False
     db: int = 0
     password_key: str | None = DEFAULT_PASSWORD_KEY
+    namespace_labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
