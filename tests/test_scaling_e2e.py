@@ -479,6 +479,21 @@ def _scrape_targets(cluster: Cluster) -> list[str]:
         p for p in container["ports"] if p["containerPort"] == service_port["targetPort"]
     ]
     assert container_port["containerPort"] == 9090
+    # Under the namespace's default-deny, one policy admits that port, from Prometheus's
+    # namespace only.
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    admitting = [
+        (o["spec"]["podSelector"]["matchLabels"], rule["from"])
+        for o in cluster.objects
+        if o["kind"] == "NetworkPolicy"
+        for rule in o["spec"].get("ingress", [])
+        if {"protocol": "TCP", "port": 9090} in rule.get("ports", [])
+    ]
+    ((selector, peers),) = admitting
+    assert selector.items() <= pod_labels.items()
+    assert peers == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
     assert endpoint["scheme"] == "http"
     assert "bearerTokenSecret" not in endpoint
     assert "authorization" not in endpoint
