@@ -13,12 +13,18 @@ from lib.constructs.availability import Availability
 from lib.constructs.consumer_app import ConsumerApp
 from lib.constructs.gateway_ingress import GatewayIngress, GatewayIngressProps
 from lib.constructs.litellm import LITELLM_PORT, LiteLLM, LiteLLMProps
-from lib.constructs.network_isolation import HTTPS_PORT, IsolatedWorkload, NetworkIsolation
+from lib.constructs.network_isolation import (
+    HTTPS_PORT,
+    IsolatedWorkload,
+    NetworkIsolation,
+    RedisEgress,
+    Scraper,
+)
 from lib.constructs.service_monitor import ServiceMonitor, ServiceMonitorProps
 from lib.constructs.valkey import Valkey, ValkeyProps
 from lib.environments import Environment, PathPrefixMode
 from lib.specs.metrics import METRICS_PATH, MULTIPROC_MOUNT
-from lib.specs.redis import InClusterValkey
+from lib.specs.redis import REDIS_PORT, ExistingRedis, InClusterValkey
 from lib.wiring import LITELLM_POD, Wiring
 
 SECRETS_DIGEST_ANNOTATION = "seance.dev/secrets-digest"
@@ -72,11 +78,15 @@ class GatewayChart(cdk8s.Chart):
             replicas=environment.gateway.replicas,
             spec=environment.gateway.availability,
         )
+        isolated_valkey = None
         if isinstance(environment.redis, InClusterValkey):
-            Valkey(
+            valkey = Valkey(
                 self,
                 "valkey",
                 ValkeyProps(spec=environment.redis, password_secret=litellm_secret),
+            )
+            isolated_valkey = IsolatedWorkload(
+                environment.redis.name, valkey.pod_labels, REDIS_PORT
             )
         if metrics is not None and metrics.service_monitor:
             ServiceMonitor(
@@ -122,6 +132,17 @@ class GatewayChart(cdk8s.Chart):
             gateway=IsolatedWorkload("litellm", litellm.pod_labels, LITELLM_PORT),
             apps=isolated_apps,
             gateway_egress_ports=_upstream_ports(environment),
+            valkey=isolated_valkey,
+            scraper=(
+                Scraper(metrics.port, metrics.scraper_namespace, metrics.scraper_pods)
+                if metrics is not None
+                else None
+            ),
+            redis_egress=(
+                RedisEgress(environment.redis.port, environment.redis.namespace_labels)
+                if isinstance(environment.redis, ExistingRedis)
+                else None
+            ),
         )
 
 

@@ -22,7 +22,7 @@ from lib.specs.cache import CacheSpec
 from lib.specs.gateway import GatewaySpec
 from lib.specs.image import ImagePolicy, ImageRef
 from lib.specs.metrics import MULTIPROC_DIR, MetricsSpec
-from lib.specs.network import AppIngress, NetworkSpec
+from lib.specs.network import NAMESPACE_NAME_LABEL, AppIngress, NetworkSpec, check_labels
 from lib.specs.redis import (
     PASSWORD_VARIABLE,
     ExistingRedis,
@@ -205,7 +205,12 @@ ENVIRONMENTS: dict[str, Environment] = {
         proxy=_MODELS,
         # The Valkey that already runs in the cluster; its password is REDIS_PASSWORD in the
         # litellm group (filled by the External Secrets Operator).
-        redis=ExistingRedis(host="valkey-primary.valkey.svc.cluster.local", port=6379),
+        redis=ExistingRedis(
+            host="valkey-primary.valkey.svc.cluster.local",
+            port=6379,
+            # Its namespace, so that the egress policy below lets LiteLLM reach it.
+            namespace_labels={NAMESPACE_NAME_LABEL: "valkey"},
+        ),
         metrics=MetricsSpec(),
         # Production writes no plaintext: the External Secrets Operator fills the Secrets
         # from the store; the SOPS file only tells which keys each group has.
@@ -292,7 +297,10 @@ def check_environment(environment: Environment) -> None:
 
 def images(environment: Environment) -> dict[str, ImageRef]:
     """Every image of the environment, by the workload that runs it."""
-    return {"litellm": environment.gateway.image, **{a.name: a.image for a in environment.apps}}
+    found = {"litellm": environment.gateway.image, **{a.name: a.image for a in environment.apps}}
+    if isinstance(environment.redis, InClusterValkey):
+        found[environment.redis.name] = environment.redis.image
+    return found
 
 
 def _check_images(environment: Environment, where: str) -> None:
@@ -332,6 +340,14 @@ def _check_redis(environment: Environment, where: str) -> None:
             )
         if not 1 <= redis.port <= 65535 or redis.db < 0:
             raise SynthError(f"{where}: redis needs a port in 1-65535 and a db number >= 0")
+        if redis.namespace_labels is not None:
+            if not redis.namespace_labels:
+                raise SynthError(
+                    f"{where}: redis namespace_labels is empty, which would let LiteLLM reach "
+                    "the Redis port in every namespace: give the labels of its namespace, or "
+                    "None for a server outside the cluster"
+                )
+            check_labels(redis.namespace_labels, f"{where}: redis namespace_labels")
     elif isinstance(redis, InClusterValkey):
         taken = {"litellm", *(app.name for app in environment.apps)}
         if not is_dns_label(redis.name) or redis.name in taken:
@@ -339,9 +355,9 @@ def _check_redis(environment: Environment, where: str) -> None:
                 f"{where}: valkey name '{redis.name}' must be a DNS-1123 label that no app or "
                 "the proxy uses"
             )
-        if redis.max_memory_mib < 16 or redis.run_as_user < 1 or not redis.image.strip():
+        if redis.max_memory_mib < 16 or redis.run_as_user < 1:
             raise SynthError(
-                f"{where}: valkey needs an image, max_memory_mib >= 16 and a non-root run_as_user"
+                f"{where}: valkey needs max_memory_mib >= 16 and a non-root run_as_user"
             )
 
 

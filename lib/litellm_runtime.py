@@ -16,9 +16,10 @@ us. Measured on litellm[proxy]==1.106.2, not guessed; change it together with th
 
 Not needed by this deployment, so not mounted (each would fail loudly on the read-only root,
 not silently): ``LITELLM_MIGRATION_DIR`` and Prisma's binary cache (only with ``DATABASE_URL``);
-``PROMETHEUS_MULTIPROC_DIR`` (only with several workers and prometheus; it defaults to a
-directory under ``$TMPDIR``, so the ``tmp`` mount would hold it); nothing is written under
-``$HOME`` or ``$XDG_CACHE_HOME`` (tiktoken reads the tokenizers bundled in the package).
+nothing is written under ``$HOME`` or ``$XDG_CACHE_HOME`` (tiktoken reads the tokenizers bundled
+in the package). With metrics, ``PROMETHEUS_MULTIPROC_DIR`` gets an emptyDir of its own
+(``lib.specs.metrics.MULTIPROC_MOUNT``); tests/test_scaling_e2e.py runs two replicas locked down
+with it and checks the samples land there.
 """
 
 from __future__ import annotations

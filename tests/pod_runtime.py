@@ -2,7 +2,8 @@
 
 Only what the kubelet does for the objects this project emits: envFrom entries in order (a
 later one wins on a duplicate key), then ``env`` entries on top; keys that are not valid
-environment variable names skipped; ConfigMap volumes rendered as files into a directory the
+environment variable names skipped; ``$(VAR)`` references in command and args expanded from
+that environment; ConfigMap volumes rendered as files into a directory the
 runner mounts read-only at the mount path; emptyDir volumes as size-limited tmpfs mounts; the
 user, group and filesystem rules of the security contexts (the container's over the pod's).
 No cluster needed, and nothing is taken from the test process's own environment.
@@ -86,13 +87,27 @@ class ConfigMount:
 
 
 @dataclass(frozen=True)
-class ContainerProcess:
-    """What to start, as whom, and what it may write."""
+class ProbeTarget:
+    """Where a probe knocks: an HTTP GET of ``path`` on ``port``, or (``path`` None) a TCP
+    connect to ``port``."""
 
-    args: tuple[str, ...]
+    port: int
+    path: str | None
+
+
+@dataclass(frozen=True)
+class ContainerProcess:
+    """What to start, as whom, and what it may write.
+
+    ``command``: the container's command (empty: the image's entrypoint); ``command`` and
+    ``args`` have their ``$(VAR)`` references expanded, so they may hold secret values too.
+    """
+
+    command: tuple[str, ...] = field(repr=False)
+    args: tuple[str, ...] = field(repr=False)
     env: Mapping[str, str] = field(repr=False)  # secret values: never in a failure message
-    liveness_path: str
-    readiness_path: str
+    liveness: ProbeTarget
+    readiness: ProbeTarget
     container_port: int
     user: int | None
     group: int | None
@@ -105,6 +120,20 @@ class ContainerProcess:
     writable_mounts: tuple[TmpfsMount, ...]
     # Every declared container port by name (the first one is container_port).
     named_ports: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def liveness_path(self) -> str:
+        return _http_path(self.liveness)
+
+    @property
+    def readiness_path(self) -> str:
+        return _http_path(self.readiness)
+
+
+def _http_path(probe: ProbeTarget) -> str:
+    if probe.path is None:
+        raise UnsupportedPodSpec(f"a TCP probe on port {probe.port} has no HTTP path")
+    return probe.path
 
 
 def compose(
@@ -122,6 +151,7 @@ def compose(
         container,
         {
             "args",
+            "command",
             "env",
             "envFrom",
             "livenessProbe",
@@ -144,6 +174,8 @@ def compose(
     for entry in container.get("env", []):
         env[entry["name"]] = _env_value(entry, by_kind_name)
     env = {name: value for name, value in env.items() if _ENV_VAR_NAME.fullmatch(name)}
+    command = tuple(kubelet_expand(part, env) for part in container.get("command", []))
+    args = tuple(kubelet_expand(part, env) for part in container.get("args", []))
 
     volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
     config_mounts: list[ConfigMount] = []
@@ -190,10 +222,11 @@ def compose(
 
     ports = container["ports"]
     return ContainerProcess(
-        args=tuple(container.get("args", [])),
+        command=command,
+        args=args,
         env=env,
-        liveness_path=container["livenessProbe"]["httpGet"]["path"],
-        readiness_path=container["readinessProbe"]["httpGet"]["path"],
+        liveness=_probe_target(container["livenessProbe"], ports[0]["containerPort"]),
+        readiness=_probe_target(container["readinessProbe"], ports[0]["containerPort"]),
         container_port=ports[0]["containerPort"],
         named_ports={port.get("name", ""): port["containerPort"] for port in ports},
         user=effective("runAsUser"),
@@ -206,6 +239,28 @@ def compose(
         config_mounts=tuple(config_mounts),
         writable_mounts=tuple(writable_mounts),
     )
+
+
+def kubelet_expand(text: str, env: Mapping[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion of a container's command and args: a defined variable is
+    replaced, ``$$`` is an escaped ``$``, anything else stays as written."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", substitute, text)
+
+
+def _probe_target(probe: Mapping[str, Any], default_port: int) -> ProbeTarget:
+    """An httpGet or tcpSocket probe's target; a named port is not resolved here."""
+    if "httpGet" in probe:
+        http = probe["httpGet"]
+        return ProbeTarget(port=int(http.get("port", default_port)), path=http["path"])
+    if "tcpSocket" in probe:
+        return ProbeTarget(port=int(probe["tcpSocket"]["port"]), path=None)
+    raise UnsupportedPodSpec(f"probe {sorted(probe)}: only httpGet and tcpSocket")
 
 
 def _refuse_unknown(

@@ -13,14 +13,16 @@ import pytest
 
 from lib import litellm_runtime
 from lib.cli import main
-from lib.environments import ENVIRONMENTS, Environment
+from lib.environments import ENVIRONMENTS, Environment, check_environment, images
 from lib.errors import SynthError
 from lib.litellm_runtime import WritableMount
 from lib.proxy_config.spec import ModelSpec
 from lib.specs.apps import NoProbes
 from lib.specs.availability import AutoscalingSpec, AvailabilitySpec
 from lib.specs.image import ImagePolicy, ImageRef
+from lib.specs.metrics import MetricsSpec
 from lib.specs.network import AppIngress, NetworkSpec
+from lib.specs.redis import ExistingRedis, InClusterValkey
 from lib.synthesis import SynthReport, SynthRequest, synthesize
 from tests.helpers import FAKE_SECRETS, AgeKey, clean_env
 from tests.schema_validation import validate_strict
@@ -62,7 +64,8 @@ def test_hardening_image_report_line_says_whether_each_image_is_pinned(
     report = synth(pinned, fixture_secrets, tmp_path)
     assert report.images_line() == (
         f"images: litellm ghcr.io/berriai/litellm-non_root:v1.106.2@{DIGEST} (pinned by digest); "
-        "backend docker.io/hashicorp/http-echo:1.0.0 (tag only, no digest)"
+        "backend docker.io/hashicorp/http-echo:1.0.0 (tag only, no digest); "
+        "valkey docker.io/valkey/valkey:8.1.1 (tag only, no digest)"
     )
     assert report.images_line() in report.lines()
     main_container = find(report, "Deployment", "litellm")["spec"]["template"]["spec"][
@@ -99,6 +102,32 @@ def test_hardening_required_digests_refuse_a_tag_only_image_in_one_line(
         '"Pin images by digest")'
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_hardening_required_digests_cover_the_in_cluster_valkey() -> None:
+    """The Valkey image is an image like any other: tag-only, it is refused by name; pinned, the
+    environment passes."""
+    dev = ENVIRONMENTS["dev"]
+    assert isinstance(dev.redis, InClusterValkey)
+    pinned_except_valkey = replace(
+        dev,
+        gateway=replace(dev.gateway, image=replace(dev.gateway.image, digest=DIGEST)),
+        apps=tuple(replace(app, image=replace(app.image, digest=DIGEST)) for app in dev.apps),
+        image_policy=ImagePolicy(require_digests=True),
+    )
+    with pytest.raises(SynthError) as raised:
+        check_environment(pinned_except_valkey)
+    assert str(raised.value) == (
+        "lib/environments.py, environment 'dev': image 'docker.io/valkey/valkey:8.1.1' of "
+        "'valkey' is not pinned by digest, and the environment's image_policy requires "
+        'digests: append @sha256:<digest> (README, "Pin images by digest")'
+    )
+    all_pinned = replace(
+        pinned_except_valkey,
+        redis=replace(dev.redis, image=replace(dev.redis.image, digest=DIGEST)),
+    )
+    check_environment(all_pinned)
+    assert images(all_pinned)["valkey"] == ImageRef.parse(f"docker.io/valkey/valkey:8.1.1@{DIGEST}")
 
 
 @pytest.mark.parametrize(
@@ -217,6 +246,143 @@ def test_hardening_network_policies_follow_each_apps_ingress(
                 "matchLabels"
             ]
             assert any(selector.items() <= labels.items() for labels in pod_labels), name
+
+
+def _policy(report: SynthReport, name: str) -> Any:
+    return find(report, "NetworkPolicy", name)["spec"]
+
+
+def _selects_its_pods(report: SynthReport, policy: str, deployment: str) -> bool:
+    selector = _policy(report, policy)["podSelector"]["matchLabels"]
+    labels = find(report, "Deployment", deployment)["spec"]["template"]["metadata"]["labels"]
+    return bool(selector) and selector.items() <= labels.items()
+
+
+GATEWAY_PODS = {
+    "podSelector": {
+        "matchLabels": {
+            "app.kubernetes.io/name": "litellm",
+            "app.kubernetes.io/component": "llm-gateway",
+        }
+    }
+}
+
+
+def test_hardening_valkey_admits_only_litellm_and_metrics_only_the_scraper(
+    fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path
+) -> None:
+    """Under default-deny ingress: the in-cluster Valkey's port from the LiteLLM pods only, the
+    metrics port from the configured monitoring namespace and pods only."""
+    dev = ENVIRONMENTS["dev"]
+    metrics = MetricsSpec(
+        scraper_namespace={"team": "observability"},
+        scraper_pods={"app.kubernetes.io/name": "prometheus"},
+    )
+    report = synth(replace(dev, metrics=metrics), fixture_secrets, tmp_path)
+    valkey = _policy(report, "valkey-ingress")
+    assert valkey["policyTypes"] == ["Ingress"]
+    assert valkey["ingress"] == [
+        {"from": [GATEWAY_PODS], "ports": [{"protocol": "TCP", "port": 6379}]}
+    ]
+    assert _selects_its_pods(report, "valkey-ingress", "valkey")
+    assert not _selects_its_pods(report, "valkey-ingress", "litellm")
+    scrape = _policy(report, "litellm-metrics-ingress")
+    assert scrape["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {"matchLabels": {"team": "observability"}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 9090}],
+        }
+    ]
+    assert _selects_its_pods(report, "litellm-metrics-ingress", "litellm")
+    # The proxy's own port stays open to the ingress controller and apps, not to the scraper.
+    (gateway_rule,) = _policy(report, "litellm-ingress")["ingress"]
+    assert gateway_rule["ports"] == [{"protocol": "TCP", "port": 4000}]
+    # Without metrics there is no metrics policy; without an in-cluster Valkey no Valkey policy.
+    plain = synth(replace(dev, metrics=None), fixture_secrets, tmp_path, "plain")
+    assert ("NetworkPolicy", "litellm-metrics-ingress") not in kinds(plain)
+    assert ("NetworkPolicy", "valkey-ingress") in kinds(plain)
+
+
+def test_hardening_prod_metrics_from_monitoring_and_egress_to_its_redis_namespace(
+    fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path
+) -> None:
+    prod = ENVIRONMENTS["prod"]
+    report = synth(prod, fixture_secrets, tmp_path)
+    assert ("NetworkPolicy", "valkey-ingress") not in kinds(report)
+    (scrape_rule,) = _policy(report, "litellm-metrics-ingress")["ingress"]
+    assert scrape_rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    egress = _policy(report, "litellm-egress")["egress"]
+    redis_namespace = {"matchLabels": {"kubernetes.io/metadata.name": "valkey"}}
+    assert {
+        "to": [{"namespaceSelector": redis_namespace}],
+        "ports": [{"protocol": "TCP", "port": 6379}],
+    } in egress
+    # The CIDR rule stays what the providers need: HTTPS only.
+    assert egress[-1]["ports"] == [{"protocol": "TCP", "port": 443}]
+
+
+def test_hardening_egress_to_an_external_redis_goes_to_the_cidr_blocks(
+    fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path
+) -> None:
+    """A managed Redis outside the cluster has no namespace: its port joins the CIDR rule."""
+    prod = ENVIRONMENTS["prod"]
+    external = ExistingRedis(host="redis.example.net", port=6380, tls=True)
+    report = synth(replace(prod, redis=external), fixture_secrets, tmp_path)
+    egress = _policy(report, "litellm-egress")["egress"]
+    assert [rule for rule in egress if "namespaceSelector" in str(rule.get("to"))] == [
+        egress[0]  # DNS only
+    ]
+    assert egress[-1] == {
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+        "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6380}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda: MetricsSpec(scraper_namespace={}),
+            "metrics scraper_namespace is empty, which would open the metrics port to every "
+            "namespace: give its labels, e.g. {'kubernetes.io/metadata.name': 'monitoring'}",
+        ),
+        (
+            lambda: MetricsSpec(scraper_pods={"app": "prom etheus"}),
+            "metrics scraper_pods: 'app: prom etheus' is not a valid Kubernetes label",
+        ),
+        (
+            lambda: check_environment(
+                replace(ENVIRONMENTS["prod"], redis=ExistingRedis(host="r", namespace_labels={}))
+            ),
+            "lib/environments.py, environment 'prod': redis namespace_labels is empty, which "
+            "would let LiteLLM reach the Redis port in every namespace: give the labels of its "
+            "namespace, or None for a server outside the cluster",
+        ),
+        (
+            lambda: check_environment(
+                replace(
+                    ENVIRONMENTS["prod"],
+                    redis=ExistingRedis(host="r", namespace_labels={"-bad": "x"}),
+                )
+            ),
+            "lib/environments.py, environment 'prod': redis namespace_labels: '-bad: x' is not "
+            "a valid Kubernetes label",
+        ),
+    ],
+)
+def test_hardening_scraper_and_redis_namespace_selectors_refused(
+    build: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(SynthError) as raised:
+        build()
+    assert str(raised.value) == message
 
 
 def test_hardening_single_replica_has_no_budget_or_spread(

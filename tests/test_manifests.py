@@ -199,7 +199,9 @@ def test_manifests_everything_is_in_the_environment_namespace(report: SynthRepor
 def test_manifests_no_name_hashes(report: SynthReport) -> None:
     egress = ENVIRONMENTS[report.environment].network.restrict_gateway_egress
     names = {o["metadata"]["name"] for o in objects(report)}
-    valkey = {"valkey"} if report.environment == "dev" else set()
+    environment = ENVIRONMENTS[report.environment]
+    valkey = {"valkey", "valkey-ingress"} if report.environment == "dev" else set()
+    metrics = {"litellm-metrics-ingress"} if environment.metrics is not None else set()
     assert names == {
         "seance",
         "litellm",
@@ -212,6 +214,7 @@ def test_manifests_no_name_hashes(report: SynthReport) -> None:
         "backend-ingress",
         *(["litellm-egress"] if egress else []),
         *valkey,
+        *metrics,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -189,17 +190,42 @@ def test_locked_down_refuses_a_container_that_is_not(
 
 def test_locked_down_command_mounts_and_drops_as_composed(tmp_path: Path) -> None:
     container = compose(locked_down_objects(), "app", tmp_path)
-    argv = command(container, ["/usr/bin/env"], tmp_path / "scratch")
+    scratch = tmp_path / "scratch"
+    argv = command(container, ["/usr/bin/env"], scratch)
     assert argv[:4] == ["/usr/bin/unshare", "--mount", "--propagation", "private"]
     assert argv[-2:] == ["sh", "/usr/bin/env"]
     script = argv[argv.index("-c") + 1]
-    assert f"mount -t tmpfs -o size={256 * 1024**2},mode=0777 tmp /tmp" in script
-    assert "mount -o remount,bind,ro /\n" in script + "\n"
-    assert script.index("remount,bind,ro /\n") < script.index("tmpfs -o size=268435456")
+    root = scratch / "root"
+    assert f"lowerdir=/,upperdir={scratch}/upper,workdir={scratch}/work" in script
+    assert "mount --rbind /proc " + f"{root}/proc" in script
+    tmpfs = f"mount -t tmpfs -o size={256 * 1024**2},mode=0777 tmp {root}/tmp"
+    assert tmpfs in script
+    # Everything read-only (the new root, and the host's root as the namespace sees it) before
+    # the emptyDirs are mounted writable.
+    for point in (f"{root}", "/"):
+        remount = f"mount -o remount,bind,ro {point}\n"
+        assert remount in script + "\n"
+        assert script.index(remount) < script.index(tmpfs)
     assert script.splitlines()[-1] == (
-        "exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs"
-        ' --inh-caps=-all --bounding-set=-all -- "$@"'
+        f"exec /usr/sbin/chroot {root} /usr/bin/setpriv --reuid=65534 --regid=65534"
+        ' --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all -- "$@"'
     )
+
+
+def test_locked_down_makes_a_missing_top_level_mount_point_in_the_new_root_only(
+    tmp_path: Path,
+) -> None:
+    """A path the host lacks, even right below /, is made in the overlay's upper layer on the
+    scratch tmpfs; a symlinked path is resolved within the root first."""
+    objects = copy.deepcopy(locked_down_objects())
+    (container_spec,) = objects[0]["spec"]["template"]["spec"]["containers"]
+    container_spec["volumeMounts"][1]["mountPath"] = "/data-of-a-test-image"
+    container = compose(objects, "app", tmp_path)
+    scratch = tmp_path / "scratch"
+    script = command(container, ["true"], scratch)[6]
+    assert f"mkdir -p {scratch}/root/data-of-a-test-image" in script
+    assert "mkdir -p /data" not in script
+    assert not Path("/data-of-a-test-image").exists()
 
 
 def test_pod_runtime_names_every_container_port(tmp_path: Path) -> None:
@@ -212,3 +238,30 @@ def test_pod_runtime_names_every_container_port(tmp_path: Path) -> None:
     container = compose(objects, "app", tmp_path)
     assert container.container_port == 4000
     assert container.named_ports == {"http": 4000, "metrics": 9090}
+
+
+def test_locked_down_runs_with_a_top_level_and_a_symlinked_emptydir(tmp_path: Path) -> None:
+    """Really run: the pod's user writes into an emptyDir at a new top-level path and into one
+    reached through the /var/run -> /run symlink, and nowhere else; the host sees neither."""
+    objects = copy.deepcopy(locked_down_objects())
+    (container_spec,) = objects[0]["spec"]["template"]["spec"]["containers"]
+    container_spec["volumeMounts"] = [
+        {"name": "tmp", "mountPath": "/data-of-a-test-image"},
+        {"name": "cache", "mountPath": "/var/run/a-test-pod"},
+    ]
+    container = compose(objects, "app", tmp_path)
+    (tmp_path / "scratch").mkdir()
+    probe = (
+        "id -u; touch /data-of-a-test-image/f /var/run/a-test-pod/f && echo written; "
+        "for d in / /var/tmp /dev/shm; do touch $d/.locked-down-probe 2>&1 || true; done"
+    )
+    argv = command(container, ["/bin/sh", "-c", probe], tmp_path / "scratch")
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["65534", "written"]
+    # World-writable on the host (/var/tmp, /dev/shm), read-only here.
+    assert [line.endswith("Read-only file system") for line in lines[2:]] == [True] * 3
+    assert not Path("/data-of-a-test-image").exists()
+    assert not Path("/run/a-test-pod").exists()
+    assert not Path("/var/tmp/.locked-down-probe").exists()

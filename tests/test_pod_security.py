@@ -94,6 +94,10 @@ def violations(objects: Iterable[Mapping[str, Any]], field: str) -> list[str]:
     return found
 
 
+def _pod_template_names(objects: list[Any]) -> list[str]:
+    return sorted(o["metadata"]["name"] for o in objects if o["kind"] in POD_TEMPLATE_KINDS)
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthReport]:
     root = tmp_path_factory.mktemp("pod-security")
@@ -118,8 +122,13 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthReport]:
 def test_pod_security_restricted(reports: Mapping[str, SynthReport], field: str) -> None:
     for name, report in reports.items():
         assert violations(list(report.objects), field) == [], f"{name}: {field}"
-    pods = sum(o["kind"] == "Deployment" for r in reports.values() for o in r.objects)
-    assert pods >= 2 * len(reports)  # LiteLLM and at least one app in each
+    # Every pod template was looked at: the proxy, the app and (in dev) the in-cluster Valkey.
+    covered = {name: _pod_template_names(list(r.objects)) for name, r in reports.items()}
+    assert covered == {
+        "dev": ["backend", "litellm", "valkey"],
+        "dev-sops": ["backend", "litellm", "valkey"],
+        "prod": ["backend", "litellm"],
+    }
 
 
 # field -> how a careless edit would break it (applied to a copy of a good Deployment).

@@ -1,20 +1,24 @@
 """End to end: two real LiteLLM proxy replicas sharing a real Redis, all composed from the
-synthesized objects.
+synthesized objects and all run locked down as their Deployments say.
 
 One environment is synthesized with two replicas, the in-cluster Valkey, the response cache,
-fallbacks, a per-model rate limit and metrics. Then, the way the kubelet would start them:
+fallbacks, a per-model rate limit and metrics. Then, the way the kubelet would start them
+(tests/pod_runtime.py composes each container, tests/locked_down.py runs it as the pod's
+numeric non-root user with a read-only root and only its emptyDirs writable, at their real
+paths):
 
 - the Valkey Deployment's container becomes a ``redis-server`` process (Debian's Redis 7 stands
   in for ``valkey-server``, which speaks the same protocol and takes the same flags): its
   command line is the Deployment's args with ``$(REDIS_PASSWORD)`` expanded from its env (the
-  Secret's key), as the kubelet expands them;
-- the LiteLLM Deployment's container becomes two proxy processes (tests/pod_runtime.py), each
-  with its own copy of the pod's volumes.
+  Secret's key), as the kubelet expands them, and ``/data`` is its emptyDir;
+- the LiteLLM Deployment's container becomes two proxy processes, each in its own mount
+  namespace with its own emptyDirs (``/tmp``, the UI copy, the metrics multiproc directory).
 
 Adapted to a shared machine, and only this: every container port is mapped to a free port on
 127.0.0.1 and every process listens there only; the Service name ``valkey`` in ``REDIS_HOST``
 resolves to 127.0.0.1 and its port to Redis's local port (what cluster DNS and the Service do).
 The fake providers are reached through each model's ``api_base`` in the test's own config.
+All three processes start at once, once per module.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -39,15 +44,26 @@ from typing import Any
 import pytest
 
 from lib.environments import ENVIRONMENTS
+from lib.litellm_runtime import PROXY_GID, PROXY_UID
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.specs.cache import CacheSpec
-from lib.specs.metrics import MetricsSpec
-from lib.specs.redis import InClusterValkey
+from lib.specs.metrics import MULTIPROC_DIR, MetricsSpec
+from lib.specs.redis import VALKEY_UID, InClusterValkey
 from lib.specs.router import RouterSpec
 from lib.synthesis import SynthRequest, synthesize
 from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, PROJECT_ROOT, AgeKey, encrypt_document
-from tests.pod_runtime import compose
-from tests.proxy_harness import OFFLINE, PROXY_BIN, _stop, _wait_until_live, free_port, http
+from tests.locked_down import command, in_namespace_of
+from tests.pod_runtime import ContainerProcess, compose
+from tests.proxy_harness import (
+    BOOT_TIMEOUT_SECONDS,
+    OFFLINE,
+    PROXY_BIN,
+    _stop,
+    _wait_until_live,
+    free_port,
+    http,
+)
+from tests.test_litellm_e2e import WRITE_REFUSED
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 SLOW_MODEL_TIMEOUT_SECONDS = 2
@@ -175,55 +191,87 @@ def scaling_environment(providers: Mapping[str, Provider]) -> Any:
     )
 
 
+def _by_kind_name(objects: Sequence[Mapping[str, Any]], kind: str, name: str) -> Any:
+    (found,) = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    return found
+
+
 @dataclass
-class Replica:
+class LockedDownProcess:
+    """A container's process as started here: its pid, what it was composed from, its log."""
+
+    pid: int
+    container: ContainerProcess
+    log: Path
+
+
+@dataclass
+class Replica(LockedDownProcess):
     base_url: str
     metrics_port: int
-    log: Path
+
+
+@dataclass
+class Valkey(LockedDownProcess):
+    port: int
+    password: str
 
 
 @dataclass
 class Cluster:
     objects: Sequence[Mapping[str, Any]]
     replicas: tuple[Replica, Replica]
-    redis_port: int
-    redis_password: str
+    valkey: Valkey
+
+    @property
+    def processes(self) -> list[LockedDownProcess]:
+        return [self.valkey, *self.replicas]
 
 
-def kubelet_expand(arg: str, env: Mapping[str, str]) -> str:
-    """Kubernetes' ``$(VAR)`` expansion of container args: a defined variable is replaced,
-    ``$$`` is an escaped ``$``, anything else stays as written."""
+def _start_locked_down(
+    container: ContainerProcess,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    work: Path,
+    name: str,
+) -> tuple[subprocess.Popen[bytes], Path]:
+    scratch = work / f"{name}-scratch"
+    scratch.mkdir()
+    log = work / f"{name}.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            command(container, argv, scratch),
+            cwd="/",
+            env=dict(env),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process, log
 
-    def substitute(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        return env.get(match.group(1), match.group(0))
 
-    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", substitute, arg)
+def _wait_until_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """What the Valkey Deployment's TCP probes check: the port accepts a connection."""
+    deadline = time.monotonic() + BOOT_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"redis-server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"redis-server did not listen within {BOOT_TIMEOUT_SECONDS} s:\n{log.read_text()}")
 
 
-def _by_kind_name(objects: Sequence[Mapping[str, Any]], kind: str, name: str) -> Any:
-    (found,) = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
-    return found
-
-
-def _valkey_command(
-    objects: Sequence[Mapping[str, Any]], port: int, root: Path
-) -> tuple[list[str], str]:
-    """redis-server's command line from the Valkey Deployment, and the password it got."""
-    deployment = _by_kind_name(objects, "Deployment", "valkey")
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["command"] == ["valkey-server"]
-    env = {}
-    for entry in container["env"]:
-        ref = entry["valueFrom"]["secretKeyRef"]
-        env[entry["name"]] = _by_kind_name(objects, "Secret", ref["name"])["stringData"][ref["key"]]
-    args = [kubelet_expand(arg, env) for arg in container["args"]]
+def _valkey_argv(container: ContainerProcess, port: int) -> list[str]:
+    """redis-server in place of the image's valkey-server, with the Deployment's args (their
+    ``$(REDIS_PASSWORD)`` already expanded), on a local port."""
+    assert container.command == ("valkey-server",)
+    args = list(container.args)
+    assert args[args.index("--port") + 1] == str(container.container_port)
     args[args.index("--port") + 1] = str(port)
-    data_dir = root / args[args.index("--dir") + 1].lstrip("/")
-    data_dir.mkdir(parents=True)
-    args[args.index("--dir") + 1] = str(data_dir)
-    return [REDIS_SERVER, *args, "--bind", "127.0.0.1"], env["REDIS_PASSWORD"]
+    return [REDIS_SERVER, *args, "--bind", "127.0.0.1"]
 
 
 @pytest.fixture(scope="module")
@@ -243,19 +291,19 @@ def cluster(
             {"scale": scaling_environment(providers)},
         )
     objects = list(report.objects)
-    processes: list[subprocess.Popen[bytes]] = []
+    started: list[subprocess.Popen[bytes]] = []
     try:
+        valkey_container = compose(objects, "valkey", work / "valkey-pod")
         redis_port = free_port()
-        redis_command, redis_password = _valkey_command(objects, redis_port, work / "valkey")
-        redis_log = (work / "redis.log").open("wb")
-        processes.append(
-            subprocess.Popen(
-                redis_command,
-                stdout=redis_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        # The image's PATH; everything else is the pod's.
+        redis_process, redis_log = _start_locked_down(
+            valkey_container,
+            _valkey_argv(valkey_container, redis_port),
+            {"PATH": "/usr/bin:/bin", **valkey_container.env},
+            work,
+            "valkey",
         )
+        started.append(redis_process)
         replicas = []
         for index in range(2):
             container = compose(objects, "litellm", work / f"pod-{index}")
@@ -263,42 +311,55 @@ def cluster(
             args = list(container.args)
             args[args.index("--port") + 1] = str(port)
             args[args.index("--prometheus_metrics_port") + 1] = str(metrics_port)
+            assert container.env["REDIS_HOST"] == "valkey"
+            assert container.env["REDIS_PORT"] == "6379"
+            # As in tests/test_litellm_e2e.py: nothing of the test process's own environment;
+            # HOME is the litellm-non_root image's.
             env = {
                 "PATH": f"{PROXY_BIN.parent}:/usr/bin:/bin",
-                "HOME": str(work / f"home-{index}"),
+                "HOME": "/app",
                 **OFFLINE,
                 **container.env,
                 "REDIS_HOST": "127.0.0.1",  # the Service "valkey", resolved
                 "REDIS_PORT": str(redis_port),  # its port 6379, mapped
             }
-            assert container.env["REDIS_HOST"] == "valkey"
-            assert container.env["REDIS_PORT"] == "6379"
-            log = work / f"proxy-{index}.log"
-            with log.open("wb") as log_file:
-                processes.append(
-                    subprocess.Popen(
-                        [str(PROXY_BIN), *args, "--host", "127.0.0.1"],
-                        cwd=work,
-                        env=env,
-                        stdout=log_file,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
-            replicas.append(Replica(f"http://127.0.0.1:{port}", metrics_port, log))
-        # Both boot at once; each waits for its own liveness probe path.
-        with ThreadPoolExecutor(2) as pool:
-            list(
-                pool.map(
-                    lambda pair: _wait_until_live(
-                        pair[0], pair[1].base_url + container.liveness_path, pair[1].log
-                    ),
-                    zip(processes[1:], replicas, strict=True),
-                )
+            process, log = _start_locked_down(
+                container,
+                [str(PROXY_BIN), *args, "--host", "127.0.0.1"],
+                env,
+                work,
+                f"proxy-{index}",
             )
-        yield Cluster(objects, (replicas[0], replicas[1]), redis_port, redis_password)
+            started.append(process)
+            replicas.append(
+                Replica(process.pid, container, log, f"http://127.0.0.1:{port}", metrics_port)
+            )
+        # All three boot at once; each is waited for by its own probe.
+        with ThreadPoolExecutor(3) as pool:
+            waits = [
+                pool.submit(_wait_until_listening, redis_process, redis_port, redis_log),
+                *(
+                    pool.submit(
+                        _wait_until_live,
+                        process,
+                        replica.base_url + replica.container.liveness_path,
+                        replica.log,
+                    )
+                    for process, replica in zip(started[1:], replicas, strict=True)
+                ),
+            ]
+            for wait in waits:
+                wait.result()
+        valkey = Valkey(
+            redis_process.pid,
+            valkey_container,
+            redis_log,
+            redis_port,
+            valkey_container.env["REDIS_PASSWORD"],
+        )
+        yield Cluster(objects, (replicas[0], replicas[1]), valkey)
     finally:
-        for process in reversed(processes):
+        for process in reversed(started):
             _stop(process)
 
 
@@ -314,12 +375,14 @@ def chat(replica: Replica, model: str, text: str) -> tuple[int, Any]:
 def test_scaling_redis_runs_from_the_valkey_deployment_with_the_secret_password(
     cluster: Cluster,
 ) -> None:
-    assert cluster.redis_password == FAKE_SECRETS["litellm"]["REDIS_PASSWORD"]
-    ping = ["redis-cli", "-p", str(cluster.redis_port), "--no-auth-warning"]
+    assert cluster.valkey.password == FAKE_SECRETS["litellm"]["REDIS_PASSWORD"]
+    args = cluster.valkey.container.args
+    assert args[args.index("--requirepass") + 1] == cluster.valkey.password
+    ping = ["redis-cli", "-p", str(cluster.valkey.port), "--no-auth-warning"]
     refused = subprocess.run([*ping, "ping"], capture_output=True, text=True, check=False)
     assert "NOAUTH" in refused.stdout + refused.stderr
     allowed = subprocess.run(
-        [*ping, "-a", cluster.redis_password, "ping"], capture_output=True, text=True, check=True
+        [*ping, "-a", cluster.valkey.password, "ping"], capture_output=True, text=True, check=True
     )
     assert allowed.stdout.strip() == "PONG"
 
@@ -416,6 +479,21 @@ def _scrape_targets(cluster: Cluster) -> list[str]:
         p for p in container["ports"] if p["containerPort"] == service_port["targetPort"]
     ]
     assert container_port["containerPort"] == 9090
+    # Under the namespace's default-deny, one policy admits that port, from Prometheus's
+    # namespace only.
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    admitting = [
+        (o["spec"]["podSelector"]["matchLabels"], rule["from"])
+        for o in cluster.objects
+        if o["kind"] == "NetworkPolicy"
+        for rule in o["spec"].get("ingress", [])
+        if {"protocol": "TCP", "port": 9090} in rule.get("ports", [])
+    ]
+    ((selector, peers),) = admitting
+    assert selector.items() <= pod_labels.items()
+    assert peers == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
     assert endpoint["scheme"] == "http"
     assert "bearerTokenSecret" not in endpoint
     assert "authorization" not in endpoint
@@ -464,6 +542,65 @@ def test_scaling_proxy_logs_hold_no_secret_value(cluster: Cluster) -> None:
         for group in FAKE_SECRETS.values():
             for value in group.values():
                 assert value not in log
+
+
+def _status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
+
+
+def test_scaling_every_process_runs_as_its_deployment_says(cluster: Cluster) -> None:
+    """Valkey as its high uid, each replica as the proxy's; no privileges, no capabilities,
+    only the pod's fsGroup as a supplementary group."""
+    users = {
+        "valkey": (cluster.valkey.container.user, cluster.valkey.container.group),
+        "litellm": {(r.container.user, r.container.group) for r in cluster.replicas},
+    }
+    assert users == {"valkey": (VALKEY_UID, VALKEY_UID), "litellm": {(PROXY_UID, PROXY_GID)}}
+    for process in cluster.processes:
+        status = _status(process.pid)
+        container = process.container
+        assert status["Uid"].split() == [str(container.user)] * 4
+        assert status["Gid"].split() == [str(container.group)] * 4
+        assert status["Groups"].split() == [str(g) for g in container.supplementary_groups]
+        assert status["NoNewPrivs"] == "1"
+        assert int(status["CapEff"], 16) == int(status["CapBnd"], 16) == 0
+    assert "redis-server" in Path(f"/proc/{cluster.valkey.pid}/cmdline").read_text()
+
+
+def _writes(process: LockedDownProcess, directory: str) -> str:
+    """Try a write in ``directory`` from inside ``process``'s mount namespace, as its user."""
+    probe = f"{directory.rstrip('/')}/.write-probe"
+    argv = in_namespace_of(
+        process.pid, process.container, ["sh", "-c", 'touch "$1" && rm "$1"', "sh", probe]
+    )
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+    return "written" if done.returncode == 0 else done.stderr.strip()
+
+
+def test_scaling_processes_write_only_into_their_emptydirs(cluster: Cluster) -> None:
+    """Each process's emptyDirs take a file and every other place refuses it as read-only; the
+    metrics samples are in the multiproc emptyDir, and no log shows a refused write."""
+    assert [m.path for m in cluster.valkey.container.writable_mounts] == ["/data"]
+    for replica in cluster.replicas:
+        assert MULTIPROC_DIR in [m.path for m in replica.container.writable_mounts]
+    for process in cluster.processes:
+        inside = [m.path for m in process.container.writable_mounts]
+        assert {d: _writes(process, d) for d in inside} == dict.fromkeys(inside, "written")
+        for directory in ("/", "/var/tmp", "/dev/shm", str(PROJECT_ROOT)):
+            assert "Read-only file system" in _writes(process, directory), directory
+        log = process.log.read_text(errors="replace")
+        assert [line for line in log.splitlines() if any(s in line for s in WRITE_REFUSED)] == []
+    for replica in cluster.replicas:
+        assert chat(replica, "cached", f"sample me {uuid.uuid4().hex}")[0] == 200
+        listing = subprocess.run(
+            in_namespace_of(replica.pid, replica.container, ["ls", "-A", MULTIPROC_DIR]),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        assert any(name.endswith(".db") for name in listing.stdout.split()), listing.stdout
 
 
 # A config that is wrong never reaches a proxy: the real CLI refuses it, writing nothing.

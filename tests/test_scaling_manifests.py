@@ -51,7 +51,8 @@ def test_scaling_valkey_is_hardened_and_gets_only_its_password(
     (valkey,) = pod["containers"]
     context = valkey["securityContext"]
     assert context["runAsNonRoot"] is True
-    assert context["runAsUser"] == 999
+    assert context["runAsUser"] == context["runAsGroup"] == 10001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert context["seccompProfile"] == {"type": "RuntimeDefault"}
     assert context["capabilities"] == {"drop": ["ALL"]}
     assert context["allowPrivilegeEscalation"] is False
@@ -81,8 +82,14 @@ def test_scaling_valkey_is_hardened_and_gets_only_its_password(
     assert service["spec"]["ports"] == [{"name": "redis", "port": 6379, "targetPort": 6379}]
     pod_labels = find(report, "Deployment", "valkey")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
-    litellm_env = {e["name"]: e.get("value") for e in main_container(report, "litellm")["env"]}
-    assert litellm_env == {"REDIS_HOST": "valkey", "REDIS_PORT": "6379"}
+    # LiteLLM is pointed at the Service; its password arrives with the group (envFrom), so no
+    # single-key REDIS_* entry and no value is added next to the plain ones.
+    litellm_env = {e["name"]: e for e in main_container(report, "litellm")["env"]}
+    redis_env = {name: e for name, e in litellm_env.items() if name.startswith("REDIS_")}
+    assert redis_env == {
+        "REDIS_HOST": {"name": "REDIS_HOST", "value": "valkey"},
+        "REDIS_PORT": {"name": "REDIS_PORT", "value": "6379"},
+    }
 
 
 def test_scaling_prod_workers_metrics_and_existing_redis(
@@ -190,7 +197,7 @@ ENVIRONMENT_ERRORS = {
     ),
     "valkey as root": (
         replace(DEV, redis=InClusterValkey(run_as_user=0)),
-        "valkey needs an image, max_memory_mib >= 16 and a non-root run_as_user",
+        "valkey needs max_memory_mib >= 16 and a non-root run_as_user",
     ),
     "metrics on the proxy port": (
         replace(DEV, metrics=MetricsSpec(port=4000)),

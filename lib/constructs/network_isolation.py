@@ -1,4 +1,5 @@
-"""The NetworkPolicies of one environment: who may reach LiteLLM and each app."""
+"""The NetworkPolicies of one environment: who may reach LiteLLM, its Valkey, its metrics port
+and each app, and (optionally) what LiteLLM may reach."""
 
 from __future__ import annotations
 
@@ -30,6 +31,25 @@ class IsolatedWorkload:
     port: int
 
 
+@dataclass(frozen=True)
+class Scraper:
+    """Who may reach the gateway's metrics ``port``: pods with ``pods`` labels (every pod when
+    empty) in the namespaces with ``namespace`` labels."""
+
+    port: int
+    namespace: Mapping[str, str]
+    pods: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RedisEgress:
+    """A Redis outside the namespace that LiteLLM must reach on ``port``: on the pods of the
+    namespaces with ``namespace`` labels, or (``None``) at the network's ``egress_cidrs``."""
+
+    port: int
+    namespace: Mapping[str, str] | None
+
+
 class NetworkIsolation(Construct):
     """Default-deny ingress for the namespace, then one allow policy per workload.
 
@@ -37,9 +57,14 @@ class NetworkIsolation(Construct):
     - ``<gateway>-ingress``: LiteLLM's port is open to the ingress controller and to every app.
     - ``<app>-ingress``: an app's port is open to what its ``AppIngress`` names (no policy,
       and so no ingress, when it names nothing).
+    - ``<valkey>-ingress`` (with an in-cluster ``valkey``): its port is open to the LiteLLM pods
+      only.
+    - ``<gateway>-metrics-ingress`` (with a ``scraper``): the metrics port is open to the
+      monitoring namespace's pods only.
     - ``<gateway>-egress`` (only with ``restrict_gateway_egress``): LiteLLM may reach DNS, pods
-      of its namespace (whose own ingress policies then decide) and ``egress_ports`` at the
-      spec's CIDR blocks.
+      of its namespace (whose own ingress policies then decide, the in-cluster Valkey's
+      included), ``egress_ports`` at the spec's CIDR blocks, and an existing Redis
+      (``redis_egress``) on its port: in its namespace, or at the CIDR blocks.
 
     The kubelet's probes are not subject to NetworkPolicy: traffic from a pod's own node is
     always allowed.
@@ -54,6 +79,9 @@ class NetworkIsolation(Construct):
         gateway: IsolatedWorkload,
         apps: Sequence[tuple[IsolatedWorkload, AppIngress]],
         gateway_egress_ports: Sequence[int] = (HTTPS_PORT,),
+        valkey: IsolatedWorkload | None = None,
+        scraper: Scraper | None = None,
+        redis_egress: RedisEgress | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         controller = namespace_peer(spec.ingress_controller_namespace, spec.ingress_controller_pods)
@@ -86,17 +114,46 @@ class NetworkIsolation(Construct):
                 pod_labels=app.pod_labels,
                 ingress=[{"from": peers, "ports": tcp(app.port)}],
             )
+        if valkey is not None:
+            NetworkPolicy(
+                self,
+                f"{valkey.name}-ingress",
+                name=f"{valkey.name}-ingress",
+                pod_labels=valkey.pod_labels,
+                ingress=[{"from": [pods_peer(gateway.pod_labels)], "ports": tcp(valkey.port)}],
+            )
+        if scraper is not None:
+            NetworkPolicy(
+                self,
+                f"{gateway.name}-metrics-ingress",
+                name=f"{gateway.name}-metrics-ingress",
+                pod_labels=gateway.pod_labels,
+                ingress=[
+                    {
+                        "from": [namespace_peer(scraper.namespace, scraper.pods)],
+                        "ports": tcp(scraper.port),
+                    }
+                ],
+            )
         if spec.restrict_gateway_egress:
             NetworkPolicy(
                 self,
                 f"{gateway.name}-egress",
                 name=f"{gateway.name}-egress",
                 pod_labels=gateway.pod_labels,
-                egress=_gateway_egress(spec, sorted(set(gateway_egress_ports))),
+                egress=_gateway_egress(spec, gateway_egress_ports, redis_egress),
             )
 
 
-def _gateway_egress(spec: NetworkSpec, ports: Sequence[int]) -> list[Rule]:
+def _gateway_egress(
+    spec: NetworkSpec, ports: Sequence[int], redis: RedisEgress | None
+) -> list[Rule]:
+    cidr_ports = {*ports}
+    redis_rules: list[Rule] = []
+    if redis is not None and redis.namespace is None:
+        cidr_ports.add(redis.port)
+    elif redis is not None and redis.namespace is not None:
+        redis_rules.append({"to": [namespace_peer(redis.namespace, {})], "ports": tcp(redis.port)})
     return [
         {
             "to": [namespace_peer(spec.dns_namespace, spec.dns_pods)],
@@ -106,5 +163,6 @@ def _gateway_egress(spec: NetworkSpec, ports: Sequence[int]) -> list[Rule]:
             ],
         },
         {"to": [pods_peer({})]},
-        {"to": [cidr_peer(cidr) for cidr in spec.egress_cidrs], "ports": tcp(*ports)},
+        *redis_rules,
+        {"to": [cidr_peer(cidr) for cidr in spec.egress_cidrs], "ports": tcp(*sorted(cidr_ports))},
     ]

@@ -8,7 +8,12 @@ import cdk8s
 import cdk8s_plus_28 as kplus
 from constructs import Construct
 
-from lib.constructs.workload import dropped_capabilities, resources
+from lib.constructs.workload import (
+    resources,
+    restrict_pod,
+    restricted_container_security,
+    restricted_pod_security,
+)
 from lib.specs.redis import PASSWORD_VARIABLE, REDIS_PORT, InClusterValkey
 
 DATA_DIR = "/data"
@@ -28,9 +33,10 @@ class ValkeyProps:
 
 class Valkey(Construct):
     """Valkey without persistence (no RDB snapshots, no AOF): a restart empties the cache and
-    the counters, which is what a development cache should do. It runs as the image's numeric
-    non-root user with a read-only root filesystem; ``/data`` (its working directory) is an
-    emptyDir. The password reaches the server through ``$(REDIS_PASSWORD)`` in its args, which
+    the counters, which is what a development cache should do. It meets Pod Security
+    "restricted" like every pod here: a high numeric non-root uid (``run_as_user``), a read-only
+    root filesystem, RuntimeDefault seccomp, no capabilities; ``/data`` (its working directory)
+    is an emptyDir. The password reaches the server through ``$(REDIS_PASSWORD)`` in its args, which
     the kubelet expands from the container's env: the pod spec never holds the value."""
 
     def __init__(self, scope: Construct, construct_id: str, props: ValkeyProps) -> None:
@@ -46,17 +52,12 @@ class Valkey(Construct):
             metadata=cdk8s.ApiObjectMetadata(name=spec.name, labels=labels),
             replicas=1,
             pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
-            security_context=kplus.PodSecurityContextProps(
-                ensure_non_root=True,
-                user=spec.run_as_user,
-                group=spec.run_as_user,
-                fs_group=spec.run_as_user,
-            ),
+            security_context=restricted_pod_security(user=spec.run_as_user, group=spec.run_as_user),
             automount_service_account_token=False,
             containers=[
                 kplus.ContainerProps(
                     name=spec.name,
-                    image=spec.image,
+                    image=str(spec.image),
                     image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
                     command=[SERVER_BINARY],
                     args=server_args(spec),
@@ -67,17 +68,8 @@ class Valkey(Construct):
                         )
                     },
                     volume_mounts=[kplus.VolumeMount(path=DATA_DIR, volume=data)],
-                    security_context=kplus.ContainerSecurityContextProps(
-                        ensure_non_root=True,
-                        user=spec.run_as_user,
-                        group=spec.run_as_user,
-                        read_only_root_filesystem=True,
-                        allow_privilege_escalation=False,
-                        privileged=False,
-                        capabilities=dropped_capabilities(),
-                        seccomp_profile=kplus.SeccompProfile(
-                            type=kplus.SeccompProfileType.RUNTIME_DEFAULT
-                        ),
+                    security_context=restricted_container_security(
+                        user=spec.run_as_user, group=spec.run_as_user
                     ),
                     startup=_tcp_probe(period_seconds=2, failure_threshold=30),
                     liveness=_tcp_probe(period_seconds=10, failure_threshold=3),
@@ -90,6 +82,8 @@ class Valkey(Construct):
                 )
             ],
         )
+        restrict_pod(self.deployment)
+        self.pod_labels = labels
         self.service = self.deployment.expose_via_service(
             name=spec.name,
             ports=[kplus.ServicePort(port=REDIS_PORT, target_port=REDIS_PORT, name="redis")],

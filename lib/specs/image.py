@@ -92,8 +92,9 @@ class ImageRef:
 class ImagePolicy:
     """What an environment demands of its images.
 
-    ``require_digests``: every image (the gateway's and every app's) must carry a
-    ``@sha256:`` digest; a synth with a tag-only image is refused with one line naming it.
+    ``require_digests``: every image (the gateway's, every app's and the in-cluster Valkey's)
+    must carry a ``@sha256:`` digest; a synth with a tag-only image is refused with one line
+    naming it.
     """
 
     require_digests: bool = False

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
+from lib.errors import SynthError
 from lib.litellm_runtime import WritableMount
+from lib.specs.network import NAMESPACE_NAME_LABEL, check_labels
 
 # Where the proxy's own metrics process serves; /metrics answers with a redirect to /metrics/
 # in LiteLLM 1.106.2 (a mounted app), so the scrape path names the final URL.
@@ -31,9 +34,28 @@ class MetricsSpec:
     prometheus-operator ServiceMonitor for it. ``scrape_interval``: how often Prometheus scrapes.
     ``service_monitor_labels``: labels your Prometheus selects ServiceMonitors by (e.g.
     ``release: kube-prometheus-stack``).
+
+    The namespace denies ingress by default; the metrics port is opened to Prometheus only:
+    pods with ``scraper_pods`` labels (every pod when empty) in the namespaces with
+    ``scraper_namespace`` labels (default: the namespace named ``monitoring``). Nothing else
+    reaches it, and the proxy's own port keeps ``/metrics`` behind the master key.
     """
 
     port: int = METRICS_PORT
     service_monitor: bool = True
     scrape_interval: str = "30s"
     service_monitor_labels: Mapping[str, str] = field(default_factory=dict)
+    scraper_namespace: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({NAMESPACE_NAME_LABEL: "monitoring"})
+    )
+    scraper_pods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if not self.scraper_namespace:
+            raise SynthError(
+                "metrics scraper_namespace is empty, which would open the metrics port to every "
+                f"namespace: give its labels, e.g. {{'{NAMESPACE_NAME_LABEL}': 'monitoring'}}"
+            )
+        check_labels(self.scraper_namespace, "metrics scraper_namespace")
+        check_labels(self.scraper_pods, "metrics scraper_pods")
+        check_labels(self.service_monitor_labels, "metrics service_monitor_labels")

@@ -10,10 +10,17 @@ config refers to them as ``os.environ/...``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lib.specs.image import ImageRef
+
 # Pinned like the LiteLLM image: a release tag, never "latest"; pin a digest with image@sha256:...
-VALKEY_IMAGE = "docker.io/valkey/valkey:8.1.1"
+VALKEY_IMAGE = ImageRef.parse("docker.io/valkey/valkey:8.1.1")
+# A high numeric uid and gid of no user in the image: valkey-server needs no passwd entry, and a
+# uid from 10000 up cannot collide with a host account's (checkov CKV_K8S_40). The image's own
+# "valkey" user (999) is not used: its entrypoint, which would chown /data as root, is bypassed.
+VALKEY_UID = 10001
 REDIS_PORT = 6379
 # The key of the LiteLLM secrets group that holds the password, unless a spec names another.
 DEFAULT_PASSWORD_KEY = "REDIS_PASSWORD"  # noqa: S105 - a key name, not a password
@@ -32,6 +39,13 @@ class ExistingRedis:
     ``host``/``port``: where it listens, as the LiteLLM pod resolves it. ``tls``: connect with
     TLS. ``db``: the database number. ``password_key``: the key of the LiteLLM secrets group that
     holds its password (``None``: the server needs none).
+
+    ``namespace_labels``: for a server inside the cluster, the labels of its namespace (for
+    example ``{"kubernetes.io/metadata.name": "valkey"}``). Only the gateway's egress policy
+    (``NetworkSpec.restrict_gateway_egress``) uses it: a NetworkPolicy cannot name a host, so
+    LiteLLM may reach ``port`` on the pods of those namespaces; ``None`` (a server outside the
+    cluster, such as a managed service) allows ``port`` to the network's ``egress_cidrs``
+    instead, as for the model providers.
     """
 
     host: str
@@ -39,6 +53,7 @@ class ExistingRedis:
     tls: bool = False
     db: int = 0
     password_key: str | None = DEFAULT_PASSWORD_KEY
+    namespace_labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,14 +64,14 @@ class InClusterValkey:
     file (never generated at synth time: a generated one would change on every synth and roll
     both pods). Valkey receives that one key only, not the whole group.
     ``max_memory_mib``: Valkey's ``maxmemory``; least recently used keys are evicted beyond it.
-    ``run_as_user``: the numeric ``valkey`` user of the official image.
+    ``run_as_user``: the numeric uid and gid it runs as (any non-root number works).
     """
 
-    image: str = VALKEY_IMAGE
+    image: ImageRef = VALKEY_IMAGE
     name: str = "valkey"
     password_key: str = DEFAULT_PASSWORD_KEY
     max_memory_mib: int = 128
-    run_as_user: int = 999
+    run_as_user: int = VALKEY_UID
 
 
 RedisSpec = ExistingRedis | InClusterValkey
