@@ -2,7 +2,8 @@
 
 Those are: the restricted Namespace; the two Secrets; LiteLLM (ConfigMap with the dev config,
 hardened Deployment with its Redis variables, Service, Ingress); the in-cluster Valkey
-(Deployment, Service); the consumer app ``backend``; the NetworkPolicies. Dev runs one replica
+(Deployment, Service); the consumer app ``backend``; the NetworkPolicies (default deny, and
+ingress to LiteLLM, to backend and to Valkey). Dev runs one replica
 with no metrics, so the PodDisruptionBudget, autoscaler, metrics port and ServiceMonitor of prod
 are not among them.
 
@@ -45,8 +46,9 @@ APP_PORT = 5678
 LITELLM_PORT = 4000
 HOST = "backend.dev.localhost"
 PROXY_UID = 65534
-VALKEY_UID = 999
+VALKEY_UID = 10001
 REDIS_PORT = 6379
+VALKEY_LABELS = {"app.kubernetes.io/name": "valkey", "app.kubernetes.io/component": "cache"}
 POD_SECURITY = {
     f"pod-security.kubernetes.io/{mode}{suffix}": value
     for mode in ("enforce", "audit", "warn")
@@ -266,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def valkey(scope: Construct, password: kplus.ISecret) -> None:
         group = Construct(scope, "valkey")
-        labels = {"app.kubernetes.io/name": "valkey", "app.kubernetes.io/component": "cache"}
+        labels = VALKEY_LABELS
         data = kplus.Volume.from_empty_dir(
             group, "data", "data", size_limit=cdk8s.Size.mebibytes(64)
         )
@@ -304,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             ],
         )
+        pod_seccomp(deployment)
         deployment.expose_via_service(
             name="valkey",
             ports=[kplus.ServicePort(port=REDIS_PORT, target_port=REDIS_PORT, name="redis")],
@@ -475,6 +478,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "podSelector": {"matchLabels": app_labels("backend")},
             "policyTypes": ["Ingress"],
             "ingress": [{"from": [controller], "ports": [{"protocol": "TCP", "port": APP_PORT}]}],
+        },
+    )
+    network_policy(
+        network,
+        "valkey-ingress",
+        {
+            "podSelector": {"matchLabels": VALKEY_LABELS},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": labels}}],
+                    "ports": [{"protocol": "TCP", "port": REDIS_PORT}],
+                }
+            ],
         },
     )
     marks[BUILD] = time.perf_counter()
