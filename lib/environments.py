@@ -211,7 +211,9 @@ ENVIRONMENTS: dict[str, Environment] = {
             # Its namespace, so that the egress policy below lets LiteLLM reach it.
             namespace_labels={NAMESPACE_NAME_LABEL: "valkey"},
         ),
-        metrics=MetricsSpec(),
+        # kube-prometheus-stack installed as release "kube-prometheus-stack": its Prometheus
+        # selects ServiceMonitors labelled with its release name.
+        metrics=MetricsSpec(service_monitor_labels={"release": "kube-prometheus-stack"}),
         # Production writes no plaintext: the External Secrets Operator fills the Secrets
         # from the store; the SOPS file only tells which keys each group has.
         secret_mode=SecretMode.EXTERNAL,
@@ -369,4 +371,14 @@ def _check_metrics(environment: Environment, where: str) -> None:
         raise SynthError(
             f"{where}: metrics port {metrics.port} must be in 1-65535 and differ from the "
             "proxy's port 4000"
+        )
+    if metrics.service_monitor and not metrics.service_monitor_labels:
+        # prometheus-operator picks ServiceMonitors by label (kube-prometheus-stack's default
+        # serviceMonitorSelector is `release: <its release name>`): an unlabelled one is
+        # applied, accepted and never scraped, with no error anywhere.
+        raise SynthError(
+            f"{where}: metrics service_monitor has no service_monitor_labels, so no Prometheus "
+            "selects it: set the labels your Prometheus's serviceMonitorSelector matches "
+            "(kube-prometheus-stack: {'release': '<its release name>'}, e.g. "
+            "{'release': 'kube-prometheus-stack'}), or service_monitor=False"
         )

@@ -57,7 +57,8 @@ UI_MOUNT = WritableMount(
 )
 WRITABLE_MOUNTS: tuple[WritableMount, ...] = (TMP_MOUNT, UI_MOUNT)
 
-# Plain variables that point the proxy's writes into WRITABLE_MOUNTS.
+# Plain variables of every LiteLLM container: where its writes go (WRITABLE_MOUNTS), and what it
+# must not fetch at start.
 RUNTIME_ENV: Mapping[str, str] = MappingProxyType(
     {
         # Python's default already; set so an image with its own TMPDIR still writes to the mount.
@@ -65,5 +66,10 @@ RUNTIME_ENV: Mapping[str, str] = MappingProxyType(
         # A directory the proxy creates itself inside the mount: its copy ends by setting the
         # target's timestamps, which only the owner may do, and an emptyDir's root is root's.
         "LITELLM_UI_PATH": f"{UI_MOUNT.path}/served",
+        # The model cost map bundled with the pinned release, instead of a fetch from
+        # raw.githubusercontent.com at every boot (litellm/__init__.py imports it; the image's
+        # `litellm` entrypoint is not one of the CLI names that skip the fetch): no start-up
+        # dependency on GitHub, and prices that match the code that reads them.
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }
 )

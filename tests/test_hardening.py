@@ -275,6 +275,7 @@ def test_hardening_valkey_admits_only_litellm_and_metrics_only_the_scraper(
     metrics port from the configured monitoring namespace and pods only."""
     dev = ENVIRONMENTS["dev"]
     metrics = MetricsSpec(
+        service_monitor_labels={"release": "prometheus"},
         scraper_namespace={"team": "observability"},
         scraper_pods={"app.kubernetes.io/name": "prometheus"},
     )
@@ -406,10 +407,14 @@ def test_hardening_replicas_without_autoscaling_get_budget_and_node_spread(
     assert find(report, "PodDisruptionBudget", "litellm")["spec"] == {
         "maxUnavailable": 1,
         "selector": {"matchLabels": labels},
+        # A crash-looping pod must not block node drains.
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
     }
     (spread,) = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert spread["topologyKey"] == "kubernetes.io/hostname"
     assert spread["whenUnsatisfiable"] == "DoNotSchedule"
+    # Cordoned (tainted) nodes do not count in the skew, so a drain can reschedule.
+    assert spread["nodeTaintsPolicy"] == "Honor"
     assert spread["labelSelector"] == {"matchLabels": labels}
     assert labels.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     assert ("HorizontalPodAutoscaler", "litellm") not in kinds(report)
@@ -433,10 +438,9 @@ def test_hardening_prod_autoscales_on_cpu_and_outlasts_the_drain(
     sleep = main_container["lifecycle"]["preStop"]["exec"]["command"]
     assert sleep[0] == "sleep"
     assert pod["terminationGracePeriodSeconds"] > int(sleep[1]) + int(drain)
-    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == {
-        "kubernetes.io/hostname",
-        "topology.kubernetes.io/zone",
-    }
+    assert {
+        (c["topologyKey"], c["nodeTaintsPolicy"]) for c in pod["topologySpreadConstraints"]
+    } == {("kubernetes.io/hostname", "Honor"), ("topology.kubernetes.io/zone", "Honor")}
 
 
 def test_hardening_app_probes_come_from_the_spec_or_an_explicit_opt_out(

@@ -147,6 +147,12 @@ def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
     assert main["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 
+def test_manifests_litellm_uses_its_bundled_cost_map(report: SynthReport) -> None:
+    """No fetch of the model cost map from raw.githubusercontent.com at every boot."""
+    env = {e["name"]: e.get("value") for e in container(find(report, "Deployment", "litellm"))["env"]}
+    assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+
+
 def test_manifests_services_select_their_pods(report: SynthReport) -> None:
     deployments = [o["metadata"]["name"] for o in objects(report) if o["kind"] == "Deployment"]
     assert {"litellm", *(app.name for app in ENVIRONMENTS[report.environment].apps)} <= set(

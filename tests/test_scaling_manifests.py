@@ -117,6 +117,8 @@ def test_scaling_prod_workers_metrics_and_existing_redis(
         monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     )
     assert monitor["spec"]["endpoints"][0]["port"] in [p["name"] for p in service["spec"]["ports"]]
+    # What kube-prometheus-stack's Prometheus selects ServiceMonitors by.
+    assert monitor["metadata"]["labels"] == {"release": "kube-prometheus-stack"}
 
 
 def test_scaling_service_monitor_strict_schema_catches_a_typo(
@@ -203,6 +205,13 @@ ENVIRONMENT_ERRORS = {
         replace(DEV, metrics=MetricsSpec(port=4000)),
         "metrics port 4000 must be in 1-65535 and differ from the proxy's port 4000",
     ),
+    "service monitor no prometheus selects": (
+        replace(DEV, metrics=MetricsSpec()),
+        "metrics service_monitor has no service_monitor_labels, so no Prometheus selects it: "
+        "set the labels your Prometheus's serviceMonitorSelector matches "
+        "(kube-prometheus-stack: {'release': '<its release name>'}, e.g. "
+        "{'release': 'kube-prometheus-stack'}), or service_monitor=False",
+    ),
 }
 
 
@@ -220,6 +229,9 @@ def test_scaling_shipped_environments_pass_their_checks() -> None:
     assert PROD.redis is not None
     assert PROD.metrics is not None
     assert PROD.metrics.service_monitor
+    assert PROD.metrics.service_monitor_labels
+    # Without a ServiceMonitor no label is needed.
+    check_environment(replace(DEV, metrics=MetricsSpec(service_monitor=False)))
     assert DEV.proxy.cache is not None
     assert isinstance(DEV.redis, InClusterValkey)
     assert DEV.proxy.router.fallbacks["gpt-4o-mini"] == ("openrouter-default",)
