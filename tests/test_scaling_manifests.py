@@ -234,6 +234,18 @@ ENVIRONMENT_ERRORS = {
         replace(DEV, metrics=MetricsSpec(port=4000)),
         "metrics port 4000 must be in 1-65535 and differ from the proxy's port 4000",
     ),
+    "request body larger than tmp holds": (
+        replace(DEV, gateway=replace(DEV.gateway, max_request_body_mib=33)),
+        "gateway max_request_body_mib 33 must be 1-32: uploads over 1 MiB spool to the proxy's "
+        "/tmp emptyDir (256Mi, TMP_MOUNT in lib/litellm_runtime.py), which must hold 8 of them "
+        "at once; raise its size_limit_mib with the body size",
+    ),
+    "request body of zero": (
+        replace(DEV, gateway=replace(DEV.gateway, max_request_body_mib=0)),
+        "gateway max_request_body_mib 0 must be 1-32: uploads over 1 MiB spool to the proxy's "
+        "/tmp emptyDir (256Mi, TMP_MOUNT in lib/litellm_runtime.py), which must hold 8 of them "
+        "at once; raise its size_limit_mib with the body size",
+    ),
     "service monitor no prometheus selects": (
         replace(DEV, metrics=MetricsSpec()),
         "metrics service_monitor has no service_monitor_labels, so no Prometheus selects it: "
