@@ -346,9 +346,37 @@ def test_hardening_egress_to_an_external_redis_goes_to_the_cidr_blocks(
     }
 
 
+def test_hardening_dns_egress_reaches_node_local_dns_at_its_cidr(
+    fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path
+) -> None:
+    """NodeLocal DNSCache listens on a link-local address of every node: no pod selector
+    matches it, so it is admitted by address, next to the kube-dns pods."""
+    prod = ENVIRONMENTS["prod"]
+    network = replace(prod.network, dns_cidrs=("169.254.20.10/32",))
+    report = synth(replace(prod, network=network), fixture_secrets, tmp_path)
+    dns_rule = _policy(report, "litellm-egress")["egress"][0]
+    assert dns_rule == {
+        "to": [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                },
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            },
+            {"ipBlock": {"cidr": "169.254.20.10/32"}},
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+
 @pytest.mark.parametrize(
     ("build", "message"),
     [
+        (
+            lambda: NetworkSpec(dns_cidrs=("node-local-dns",)),
+            "network dns_cidrs entry 'node-local-dns' is not a CIDR block such as "
+            "'0.0.0.0/0' or '203.0.113.0/24'",
+        ),
         (
             lambda: MetricsSpec(scraper_namespace={}),
             "metrics scraper_namespace is empty, which would open the metrics port to every "
