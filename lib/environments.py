@@ -337,7 +337,7 @@ def _check_images(environment: Environment, where: str) -> None:
 def _check_request_limits(environment: Environment, where: str) -> None:
     body_mib = environment.gateway.max_request_body_mib
     most = TMP_MOUNT.size_limit_mib // SPOOLED_UPLOADS_IN_FLIGHT
-    if not 1 <= body_mib <= most:
+    if isinstance(body_mib, bool) or not isinstance(body_mib, int) or not 1 <= body_mib <= most:
         raise SynthError(
             f"{where}: gateway max_request_body_mib {body_mib} must be 1-{most}: uploads over "
             f"1 MiB spool to the proxy's /tmp emptyDir ({TMP_MOUNT.size_limit_mib}Mi, "

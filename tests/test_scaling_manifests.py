@@ -246,6 +246,12 @@ ENVIRONMENT_ERRORS = {
         "/tmp emptyDir (256Mi, TMP_MOUNT in lib/litellm_runtime.py), which must hold 8 of them "
         "at once; raise its size_limit_mib with the body size",
     ),
+    "request body not a whole number": (
+        replace(DEV, gateway=replace(DEV.gateway, max_request_body_mib=True)),
+        "gateway max_request_body_mib True must be 1-32: uploads over 1 MiB spool to the "
+        "proxy's /tmp emptyDir (256Mi, TMP_MOUNT in lib/litellm_runtime.py), which must hold 8 "
+        "of them at once; raise its size_limit_mib with the body size",
+    ),
     "service monitor no prometheus selects": (
         replace(DEV, metrics=MetricsSpec()),
         "metrics service_monitor has no service_monitor_labels, so no Prometheus selects it: "
