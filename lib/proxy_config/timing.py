@@ -41,12 +41,12 @@ _PASS_THROUGH_FALLBACKS = ("content_policy_fallbacks",)
 
 def worst_case_seconds(spec: ProxyConfigSpec, where: str) -> int:
     """The longest any one request may take through the proxy, in whole seconds."""
-    attempt_cost = {model.name: _model_cost(model, spec, where) for model in spec.models}
+    cost_of = {model.name: _model_cost(model, spec, where) for model in spec.models}
     edges = _fallback_edges(spec)
     worst = max(
         (
-            sum(attempt_cost[name] for name in _reachable(start, edges) if name in attempt_cost)
-            for start in attempt_cost
+            sum(cost_of[name] for name in _reachable(start, edges) if name in cost_of)
+            for start in cost_of
         ),
         default=0.0,
     )
