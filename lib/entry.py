@@ -17,10 +17,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # typing and collections.abc cost milliseconds before the handlers are in
+    from collections.abc import Callable, Iterator
+    from types import FrameType
+    from typing import TextIO
 
 from lib.errors import SynthError
 
@@ -76,8 +79,6 @@ def install_signal_handlers() -> None:
 def settle() -> None:
     """The synth is over: a signal from now on is noted, not raised."""
     _STATE.raising = False
-    if _STATE.received:
-        quiet_stderr()
 
 
 def received_signal() -> int | None:
