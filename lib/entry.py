@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # typing and collections.abc cost milliseconds before the han
     from types import FrameType
     from typing import TextIO
 
-from lib.errors import SynthError
+from lib.errors import SynthError, printable
 
 # What `make`, CI runners, `timeout`, a closed terminal and Ctrl-C send.
 INTERRUPTING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -135,22 +135,10 @@ _QUIET: list[TextIO | None] = [None]
 
 
 def one_line(message: str) -> str:
-    """``message`` on one line, every character a terminal would act on written as an escape.
-
-    Key and group names come from the secrets file, which anyone who opens a pull request can
-    write; in an ``error:`` line in a CI log an ESC, a BEL or a bidi override would clear the
-    screen, set the title or reorder the text. Line breaks and tabs become single spaces.
-    """
+    """``message`` on one line (line breaks and tabs become single spaces), every character a
+    terminal would act on (an ESC clearing a CI log, a bidi override) written as an escape."""
     words = message.replace("\r", " ").replace("\n", " ").replace("\t", " ").split(" ")
-    collapsed = " ".join(word for word in words if word)
-    return "".join(
-        character if character == " " or character.isprintable() else _escaped(character)
-        for character in collapsed
-    )
-
-
-def _escaped(character: str) -> str:
-    return ascii(character)[1:-1]  # \x1b, \u202e, \U000e0001
+    return printable(" ".join(word for word in words if word))
 
 
 def run() -> int:

@@ -101,6 +101,7 @@ def synthesize(
             secrets_path,
             environment.litellm_group,
             encrypted.empty_key_paths,
+            encrypted.empty_collections,
         )
     else:
         secrets = parse_secrets(

@@ -73,7 +73,7 @@ def paused_run(ready: Path, point: str) -> int:
             atexit.register(wait_for_signal, ready, point)  # runs before jsii's own stop
             return code
 
-        cli._print_report = paused_report  # type: ignore[assignment]
+        cli._print_report = paused_report
     return lib.entry.run()
 
 
