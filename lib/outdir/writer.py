@@ -121,6 +121,7 @@ def link_into(link_dir: Path, outdir: Path, files: Sequence[RenderedFile]) -> No
         link_dir.mkdir(parents=True, exist_ok=True)
         for manifest in files:
             link = link_dir / manifest.name
+            _refuse_replacing_what_is_not_our_link(link, link_dir, target_dir, outdir)
             link.unlink(missing_ok=True)
             link.symlink_to(os.path.relpath(target_dir / manifest.name, link_dir))
     except OSError as exc:
@@ -131,6 +132,27 @@ def link_into(link_dir: Path, outdir: Path, files: Sequence[RenderedFile]) -> No
         ) from None
 
 
+def _refuse_replacing_what_is_not_our_link(
+    link: Path, link_dir: Path, target_dir: Path, outdir: Path
+) -> None:
+    """Only a link such as this function makes (into the output directory) is replaced: a stray
+    CDK8S_OUTDIR pointing at a directory of the user's must not turn their files into links."""
+    try:
+        info = os.lstat(link)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        pointed = Path(os.path.normpath(link_dir / os.readlink(link)))
+        if pointed.parent == target_dir:
+            return
+    raise SynthError(
+        f"wrote {outdir}, but will not link its files into the cdk8s CLI output directory "
+        f"{link_dir} (CDK8S_OUTDIR): {link} is already there and is not a link this tool made; "
+        "the CLI deletes that directory before every run, so point CDK8S_OUTDIR (cdk8s synth "
+        "--output) at a directory of its own"
+    )
+
+
 def refuse_overlapping_cli_outdir(cli_outdir: Path, outdir: Path) -> None:
     """The cdk8s CLI deletes its output directory before each run and gets links to the files
     of ``outdir``: one inside the other (or the same) would delete or corrupt the output."""
@@ -138,8 +160,9 @@ def refuse_overlapping_cli_outdir(cli_outdir: Path, outdir: Path) -> None:
     if first == second or first in second.parents or second in first.parents:
         raise SynthError(
             f"the cdk8s CLI output directory {cli_outdir} (CDK8S_OUTDIR) and --outdir {outdir} "
-            "overlap: the CLI deletes its directory before every run and receives links to the "
-            "files of --outdir; keep them apart (cdk8s.yaml has `output: .cdk8s-cli-out`)"
+            "overlap: the CLI has already deleted its directory (recursively) before this app "
+            "started, and receives links to the files of --outdir; keep them apart (cdk8s.yaml "
+            "has `output: .cdk8s-cli-out`) and run `make synth` again to write the output anew"
         )
 
 

@@ -22,7 +22,7 @@ from lib.outdir import (
 from lib.outdir.stamp import STAMP_NAME, stamp_text
 from lib.output import RenderedFile
 from tests.helpers import AgeKey, clean_env, run_cli, tree_bytes
-from tests.outdir.scenario import previous_output, tree
+from tests.outdir.scenario import assert_refused, previous_output, tree
 
 NAMES = ("00-namespace.k8s.yaml", "10-secrets.k8s.yaml", "20-gateway.k8s.yaml")
 
@@ -214,3 +214,24 @@ def test_writer_links_for_the_cdk8s_cli_fail_as_one_sentence(tmp_path: Path) -> 
         link_into(tmp_path / "cli-out", outdir, files)
     link_into(tmp_path / "links", outdir, files)
     assert (tmp_path / "links" / NAMES[1]).resolve() == outdir / NAMES[1]
+
+
+def test_writer_cdk8s_links_never_replace_a_users_file(
+    fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    """A stray CDK8S_OUTDIR naming a directory of the user's: their file stays a file."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "20-gateway.k8s.yaml").write_text("mine\n")
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), CDK8S_OUTDIR=str(notes))
+    args = ("--secrets", str(fixture_secrets), "--outdir", str(tmp_path / "out"))
+    result = run_cli(*args, env=env)
+    assert_refused(result, f"{notes / '20-gateway.k8s.yaml'} is already there and is not a link")
+    assert (notes / "20-gateway.k8s.yaml").read_text() == "mine\n"
+    assert not (notes / "20-gateway.k8s.yaml").is_symlink()
+
+    links = tmp_path / "links"
+    for _ in range(2):  # its own links are replaced, run after run
+        result = run_cli(*args, env={**env, "CDK8S_OUTDIR": str(links)})
+        assert result.returncode == 0, result.stderr
+    assert (links / "20-gateway.k8s.yaml").resolve() == tmp_path / "out" / "20-gateway.k8s.yaml"
