@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lib.environments import ENVIRONMENTS, Environment, SecretMode, environment_named, images
 from lib.errors import SynthError
-from lib.jsii_runtime import check_jsii_can_start
+from lib.jsii_runtime import check_jsii_can_start, node_failures_told
 from lib.outdir import prepare_output, write_output
 from lib.output import ManifestFile, RenderedFile, refuse_ciphertext, render
 from lib.proxy_config.checks import KeyReport, check_proxy_config
@@ -121,9 +121,10 @@ def synthesize(
     digests = _secrets_digests(secrets, wiring)
 
     check_jsii_can_start()
-    from charts.manifests import build_manifests  # starts jsii: only once the input is good
+    with node_failures_told():
+        from charts.manifests import build_manifests  # starts jsii: only once the input is good
 
-    manifests = build_manifests(environment, secrets, wiring, digests)
+        manifests = build_manifests(environment, secrets, wiring, digests)
     files = tuple(_rendered(manifest, environment) for manifest in manifests)
     write_output(output, files)
     return SynthReport(

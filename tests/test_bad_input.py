@@ -222,15 +222,11 @@ INPUT_CASES: dict[str, Case] = {
     ),
 }
 DEV_ONLY_CASES: dict[str, Case] = {
-    **{
-        f"damaged sops metadata ({what})": Case(
-            edited(lambda text, edit=edit: re.sub(*edit, text, count=1, flags=re.M)),
-            ("the sops metadata of", "is damaged", "restore it from git"),
-        )
-        for what, edit in {
-            "lastmodified not a time": (r"^(\s+lastmodified:).*$", r'\1 "yesterday"'),
-        }.items()
-    },
+    # sops exits 1 on metadata it cannot read: not "not encrypted", the inspection found it.
+    "damaged sops metadata (lastmodified not a time)": Case(
+        edited(lambda text: re.sub(r"^(\s+lastmodified:).*$", r'\1 "yesterday"', text, flags=re.M)),
+        ("the sops metadata of", "is damaged", "restore it from git"),
+    ),
     "character device as the secrets file": Case(
         lambda tmp, key: Path("/dev/zero"), ("/dev/zero is a character device",)
     ),
