@@ -20,6 +20,7 @@ from typing import NoReturn
 from lib.entry import (
     Interrupted,
     print_error,
+    print_warning,
     quiet_stderr,
     received_signal,
     settle,
@@ -95,7 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _error_and_quiet(_interrupted(signal.Signals(signum).name, outdir))
             raise
     # The output is complete: a signal from here on is noted, not raised (lib/entry.py).
-    return _print_report(report.lines(), to_stderr=bool(cdk8s_cli_outdir), outdir=outdir)
+    code = _print_report(report.lines(), to_stderr=bool(cdk8s_cli_outdir), outdir=outdir)
+    for warning in report.warnings:
+        print_warning(warning)
+    return code
 
 
 def _print_report(lines: list[str], *, to_stderr: bool, outdir: Path) -> int:

@@ -113,11 +113,20 @@ def signals_interrupt() -> Iterator[None]:
 def print_error(message: str) -> int:
     """The one line on stderr, and exit status 1. With stderr closed (``2>&-``) it goes nowhere:
     never to stdout, which may be a pipe into kubectl."""
+    _say("error", message)
+    return 1
+
+
+def print_warning(message: str) -> None:
+    """A line on stderr about a synth that succeeded all the same (exit status 0)."""
+    _say("warning", message)
+
+
+def _say(kind: str, message: str) -> None:
     if sys.stderr is not None:
         # A closed pipe on stderr: there is nowhere left to say it.
         with suppress(OSError):
-            print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
-    return 1
+            print(f"{kind}: {one_line(message)}", file=sys.stderr, flush=True)
 
 
 def quiet_stderr() -> None:

@@ -49,6 +49,8 @@ class SynthReport:
     # Every object as built, before any encryption of the secrets file: for tests and checks.
     # Holds plaintext values in PLAIN and SOPS modes, so it stays out of repr.
     objects: tuple[Mapping[str, object], ...] = field(repr=False)
+    # What went wrong after the output was written complete: told on stderr, exit status 0.
+    warnings: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """What the CLI prints: names and counts only, never a value."""
@@ -126,7 +128,7 @@ def synthesize(
 
         manifests = build_manifests(environment, secrets, wiring, digests)
     files = tuple(_rendered(manifest, environment) for manifest in manifests)
-    write_output(output, files)
+    warnings = write_output(output, files)
     return SynthReport(
         environment=environment.name,
         secrets_file=secrets_path,
@@ -139,6 +141,7 @@ def synthesize(
         files=files,
         images=images(environment),
         objects=tuple(obj for manifest in manifests for obj in manifest.objects),
+        warnings=warnings,
     )
 
 

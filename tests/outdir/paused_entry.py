@@ -7,6 +7,8 @@ the wait; a noted one ends it), so a test can signal at a known moment:
 
 - ``import``: while ``lib.cli`` is being imported (the ~0.1 s before the synth's window);
 - ``before-swap``: in the write, with jsii's Node process alive;
+- ``after-swap``: the output swapped in, the previous one at the staging path (READY holds its
+  name); it waits for READY + ``.go`` instead of a signal, so a test can change that path;
 - ``after-write``: the output complete, the report not printed yet;
 - ``at-exit``: in an ``atexit`` callback that runs just before jsii stops its Node process.
 """
@@ -60,6 +62,19 @@ def paused_run(ready: Path, point: str) -> int:
             swap(directory_fd, first, second)
 
         exchange.exchange_entries = paused_exchange
+    elif point == "after-swap":
+        from lib.outdir import exchange
+
+        swap_first = exchange.exchange_entries
+
+        def exchange_then_wait(directory_fd: int, first: str, second: str) -> None:
+            swap_first(directory_fd, first, second)
+            ready.write_text(first)
+            go, deadline = Path(f"{ready}.go"), time.monotonic() + 60
+            while not go.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+        exchange.exchange_entries = exchange_then_wait
     else:
         from lib import cli
 
