@@ -100,7 +100,7 @@ def node_failures_told(environ: Mapping[str, str] | None = None) -> Iterator[Non
         if node_process is None:
             raise
         try:
-            status = node_process._process.wait(timeout=5)
+            status = node_process._process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             raise exc from None  # Node is still there: not its failure
         _close_quietly(node_process)
@@ -116,7 +116,7 @@ def node_failures_told(environ: Mapping[str, str] | None = None) -> Iterator[Non
     finally:
         if armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
 
 
 def _innermost_frame(trace: TracebackType | None) -> FrameType | None:

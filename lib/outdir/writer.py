@@ -152,7 +152,7 @@ def _refuse_replacing_what_is_not_our_link(
             return
     raise SynthError(
         f"wrote {outdir}, but will not link its files into the cdk8s CLI output directory "
-        f"{link_dir} (CDK8S_OUTDIR): {link} is already there and is not a link this tool made; "
+        f"{link_dir} (CDK8S_OUTDIR): {link} is already there and is not a link into {outdir}; "
         "the CLI deletes that directory before every run, so point CDK8S_OUTDIR (cdk8s synth "
         "--output) at a directory of its own"
     )

@@ -229,7 +229,9 @@ def test_writer_cdk8s_links_never_replace_a_users_file(
     env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), CDK8S_OUTDIR=str(notes))
     args = ("--secrets", str(fixture_secrets), "--outdir", str(tmp_path / "out"))
     result = run_cli(*args, env=env)
-    assert_refused(result, f"{notes / '20-gateway.k8s.yaml'} is already there and is not a link")
+    assert_refused(
+        result, f"{notes / '20-gateway.k8s.yaml'} is already there and is not a link into"
+    )
     assert (notes / "20-gateway.k8s.yaml").read_text() == "mine\n"
     assert not (notes / "20-gateway.k8s.yaml").is_symlink()
 
