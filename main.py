@@ -1,14 +1,11 @@
-"""Entry point: `python main.py` (what `make synth`, `cdk8s synth` and Tilt run)."""
+"""Entry point: `python main.py` (what `make synth`, `cdk8s synth` and Tilt run).
+
+Kept tiny: lib/entry.py installs the signal handlers before the synthesizer is imported, so a
+signal at any moment ends in one line."""
 
 import sys
 
-from lib.errors import SynthError
-
-try:
-    from lib.cli import main
-except SynthError as exc:  # a bad value in the environments table, refused as it is built
-    print(f"error: lib/environments.py: {exc}", file=sys.stderr)
-    sys.exit(1)
+from lib.entry import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
