@@ -1,21 +1,18 @@
-"""Entry point: `python main.py` (what `make synth`, `cdk8s synth` and Tilt run)."""
+"""Entry point: `python main.py` (what `make synth`, `cdk8s synth` and Tilt run).
+
+Kept tiny: lib/entry.py installs the signal handlers before the synthesizer is imported, so a
+signal at any moment ends in one line."""
 
 import gc
 import sys
 
-from lib.errors import SynthError
-
-try:
-    from lib.cli import main
-except SynthError as exc:  # a bad value in the environments table, refused as it is built
-    print(f"error: lib/environments.py: {exc}", file=sys.stderr)
-    sys.exit(1)
+from lib.entry import run
 
 if __name__ == "__main__":
-    status = main()
+    status = run()
     # The interpreter's last act is a full garbage collection over every object cdk8s and jsii
-    # loaded, none of which is garbage: it costs 0.1-0.2 s per synth (README, "Benchmarks").
+    # loaded, none of which is garbage: tens of milliseconds per synth (README, "Benchmarks").
     # Freezing moves them out of its reach. atexit handlers, jsii's Node shutdown among them,
-    # still run, and the exit status is main()'s.
+    # still run, and the exit status is run()'s.
     gc.freeze()
     sys.exit(status)

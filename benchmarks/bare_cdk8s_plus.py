@@ -380,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for name, value in (
                         ("TMPDIR", "/tmp"),  # noqa: S108 - the emptyDir mounted there
                         ("LITELLM_UI_PATH", "/var/lib/litellm/ui/served"),
+                        ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
                         ("GRACEFUL_SHUTDOWN_TIMEOUT", "30"),
                         ("REDIS_HOST", "valkey"),
                         ("REDIS_PORT", str(REDIS_PORT)),
@@ -426,6 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             annotations={
                 "nginx.ingress.kubernetes.io/use-regex": "true",
                 "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+                "nginx.ingress.kubernetes.io/proxy-body-size": "25m",
+                "nginx.ingress.kubernetes.io/proxy-read-timeout": "794",
+                "nginx.ingress.kubernetes.io/proxy-send-timeout": "794",
             },
         ),
         class_name="nginx",

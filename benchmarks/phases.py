@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with phase(IMPORT_LIB):
         from benchmarks.ours_driver import environments_with_apps
         from lib.environments import environment_named
-        from lib.jsii_runtime import check_jsii_can_start
+        from lib.jsii_runtime import check_jsii_can_start, node_failures_told
         from lib.outdir import prepare_output, write_output
         from lib.output import RenderedFile, refuse_ciphertext, render
         from lib.proxy_config.checks import check_proxy_config
@@ -116,26 +116,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     with phase("check_jsii_can_start"):
         check_jsii_can_start()
-    with phase(IMPORT_CDK8S):
-        import cdk8s
-        import cdk8s_plus_28  # noqa: F401 - imported for its cost: it loads its assembly into Node
-        import constructs  # noqa: F401
-    with phase(IMPORT_CHARTS):
-        from charts.manifests import build_manifests
+    # synthesize() wraps everything that talks to Node in node_failures_told(); so does this.
+    with node_failures_told():
+        with phase(IMPORT_CDK8S):
+            import cdk8s
+            import cdk8s_plus_28  # noqa: F401 - imported for its cost: it loads its assembly
+            import constructs  # noqa: F401
+        with phase(IMPORT_CHARTS):
+            from charts.manifests import build_manifests
 
-    # build_manifests builds the constructs and calls Chart.to_json once per chart: time those
-    # calls apart, so that building compares with the bare program's building.
-    to_json: Callable[[Any], Any] = cdk8s.Chart.to_json
+        # build_manifests builds the constructs and calls Chart.to_json once per chart: time
+        # those calls apart, so that building compares with the bare program's building.
+        to_json: Callable[[Any], Any] = cdk8s.Chart.to_json
 
-    def timed_to_json(chart: Any) -> Any:
-        with phase(TO_JSON):
-            return to_json(chart)
+        def timed_to_json(chart: Any) -> Any:
+            with phase(TO_JSON):
+                return to_json(chart)
 
-    cdk8s.Chart.to_json = timed_to_json  # type: ignore[method-assign,assignment]
-    started = time.perf_counter()
-    manifests = build_manifests(environment, secrets, wiring, digests)
-    phase.seconds[BUILD] = time.perf_counter() - started - phase.seconds[TO_JSON]
-    cdk8s.Chart.to_json = to_json  # type: ignore[method-assign,assignment]
+        cdk8s.Chart.to_json = timed_to_json  # type: ignore[method-assign,assignment]
+        started = time.perf_counter()
+        manifests = build_manifests(environment, secrets, wiring, digests)
+        phase.seconds[BUILD] = time.perf_counter() - started - phase.seconds[TO_JSON]
+        cdk8s.Chart.to_json = to_json  # type: ignore[method-assign,assignment]
 
     files = []
     for manifest in manifests:

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from lib.constructs.availability import Availability
 from lib.constructs.consumer_app import ConsumerApp
-from lib.constructs.gateway_ingress import GatewayIngress, GatewayIngressProps
+from lib.constructs.gateway_ingress import GatewayIngress, GatewayIngressProps, NginxLimits
 from lib.constructs.litellm import LITELLM_PORT, LiteLLM, LiteLLMProps
 from lib.constructs.network_isolation import (
     HTTPS_PORT,
@@ -22,7 +22,7 @@ from lib.constructs.network_isolation import (
 )
 from lib.constructs.service_monitor import ServiceMonitor, ServiceMonitorProps
 from lib.constructs.valkey import Valkey, ValkeyProps
-from lib.environments import Environment, PathPrefixMode
+from lib.environments import NGINX_INGRESS_CLASS, Environment, PathPrefixMode
 from lib.specs.metrics import METRICS_PATH, MULTIPROC_MOUNT
 from lib.specs.redis import REDIS_PORT, ExistingRedis, InClusterValkey
 from lib.wiring import LITELLM_POD, Wiring
@@ -111,6 +111,14 @@ class GatewayChart(cdk8s.Chart):
                 ingress_class=environment.ingress_class,
                 tls_secret_name=environment.tls_secret_name,
                 strip_prefix=environment.path_prefix_mode is PathPrefixMode.REWRITE,
+                nginx_limits=(
+                    NginxLimits(
+                        body_size_mib=environment.gateway.max_request_body_mib,
+                        timeout_seconds=environment.request_timeout_seconds(),
+                    )
+                    if environment.ingress_class == NGINX_INGRESS_CLASS
+                    else None
+                ),
             ),
         )
         isolated_apps = []

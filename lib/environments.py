@@ -14,8 +14,10 @@ from pathlib import Path
 
 from lib.errors import SynthError
 from lib.external_secrets import ExternalSecretSource, SecretStoreRef
+from lib.litellm_runtime import TMP_MOUNT
 from lib.names import is_dns_label, is_env_var_name
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
+from lib.proxy_config.timing import worst_case_seconds
 from lib.specs.apps import ConsumerAppSpec, HttpProbes
 from lib.specs.availability import AutoscalingSpec, AvailabilitySpec
 from lib.specs.cache import CacheSpec
@@ -41,6 +43,11 @@ from lib.specs.router import RouterSpec
 LITELLM_IMAGE = ImageRef.parse("ghcr.io/berriai/litellm-non_root:v1.106.2")
 # Where the proxy is served on the environment's host.
 LITELLM_PATH_PREFIX = "/litellm"
+# The IngressClass of ingress-nginx, whose annotations set the body size limit and timeouts.
+NGINX_INGRESS_CLASS = "nginx"
+# Uploads of the largest allowed size that the proxy's /tmp must hold at once: starlette spools
+# every file part over 1 MiB there until the request ends.
+SPOOLED_UPLOADS_IN_FLIGHT = 8
 
 
 class PathPrefixMode(Enum):
@@ -114,6 +121,11 @@ class Environment:
     def proxy_config(self) -> ProxyConfigSpec:
         """``proxy`` with this environment's Redis and metrics filled in: what is rendered."""
         return replace(self.proxy, redis=self.redis_connection, prometheus=self.metrics is not None)
+
+    def request_timeout_seconds(self) -> int:
+        """The longest one request may take through the proxy (``lib/proxy_config/timing.py``):
+        the ingress must wait that long for an answer."""
+        return worst_case_seconds(self.proxy_config(), _where(self))
 
     def litellm_env(self) -> dict[str, str]:
         """Plain (non-secret) variables of the LiteLLM container."""
@@ -211,7 +223,9 @@ ENVIRONMENTS: dict[str, Environment] = {
             # Its namespace, so that the egress policy below lets LiteLLM reach it.
             namespace_labels={NAMESPACE_NAME_LABEL: "valkey"},
         ),
-        metrics=MetricsSpec(),
+        # kube-prometheus-stack installed as release "kube-prometheus-stack": its Prometheus
+        # selects ServiceMonitors labelled with its release name.
+        metrics=MetricsSpec(service_monitor_labels={"release": "kube-prometheus-stack"}),
         # Production writes no plaintext: the External Secrets Operator fills the Secrets
         # from the store; the SOPS file only tells which keys each group has.
         secret_mode=SecretMode.EXTERNAL,
@@ -249,8 +263,12 @@ def environment_named(
     return environment
 
 
+def _where(environment: Environment) -> str:
+    return f"lib/environments.py, environment '{environment.name}'"
+
+
 def check_environment(environment: Environment) -> None:
-    where = f"lib/environments.py, environment '{environment.name}'"
+    where = _where(environment)
     if not is_dns_label(environment.namespace):
         raise SynthError(f"{where}: namespace '{environment.namespace}' is not a DNS-1123 label")
     if environment.secret_mode is SecretMode.EXTERNAL and environment.external_secrets is None:
@@ -269,6 +287,7 @@ def check_environment(environment: Environment) -> None:
             f"{where}: gateway autoscaling max_replicas "
             f"{availability.autoscaling.max_replicas} is below replicas {gateway.replicas}"
         )
+    _check_request_limits(environment, where)
     _check_images(environment, where)
     _check_redis(environment, where)
     _check_metrics(environment, where)
@@ -313,6 +332,19 @@ def _check_images(environment: Environment, where: str) -> None:
                 "environment's image_policy requires digests: append @sha256:<digest> "
                 '(README, "Pin images by digest")'
             )
+
+
+def _check_request_limits(environment: Environment, where: str) -> None:
+    body_mib = environment.gateway.max_request_body_mib
+    most = TMP_MOUNT.size_limit_mib // SPOOLED_UPLOADS_IN_FLIGHT
+    if isinstance(body_mib, bool) or not isinstance(body_mib, int) or not 1 <= body_mib <= most:
+        raise SynthError(
+            f"{where}: gateway max_request_body_mib {body_mib} must be 1-{most}: uploads over "
+            f"1 MiB spool to the proxy's /tmp emptyDir ({TMP_MOUNT.size_limit_mib}Mi, "
+            f"TMP_MOUNT in lib/litellm_runtime.py), which must hold {SPOOLED_UPLOADS_IN_FLIGHT} "
+            "of them at once; raise its size_limit_mib with the body size"
+        )
+    environment.request_timeout_seconds()  # refuses a timeout it cannot read, in one line
 
 
 def _check_redis(environment: Environment, where: str) -> None:
@@ -369,4 +401,14 @@ def _check_metrics(environment: Environment, where: str) -> None:
         raise SynthError(
             f"{where}: metrics port {metrics.port} must be in 1-65535 and differ from the "
             "proxy's port 4000"
+        )
+    if metrics.service_monitor and not metrics.service_monitor_labels:
+        # prometheus-operator picks ServiceMonitors by label (kube-prometheus-stack's default
+        # serviceMonitorSelector is `release: <its release name>`): an unlabelled one is
+        # applied, accepted and never scraped, with no error anywhere.
+        raise SynthError(
+            f"{where}: metrics service_monitor has no service_monitor_labels, so no Prometheus "
+            "selects it: set the labels your Prometheus's serviceMonitorSelector matches "
+            "(kube-prometheus-stack: {'release': '<its release name>'}, e.g. "
+            "{'release': 'kube-prometheus-stack'}), or service_monitor=False"
         )

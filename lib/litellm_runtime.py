@@ -57,7 +57,8 @@ UI_MOUNT = WritableMount(
 )
 WRITABLE_MOUNTS: tuple[WritableMount, ...] = (TMP_MOUNT, UI_MOUNT)
 
-# Plain variables that point the proxy's writes into WRITABLE_MOUNTS.
+# Plain variables of every LiteLLM container: where its writes go (WRITABLE_MOUNTS), and what it
+# must not fetch at start.
 RUNTIME_ENV: Mapping[str, str] = MappingProxyType(
     {
         # Python's default already; set so an image with its own TMPDIR still writes to the mount.
@@ -65,5 +66,49 @@ RUNTIME_ENV: Mapping[str, str] = MappingProxyType(
         # A directory the proxy creates itself inside the mount: its copy ends by setting the
         # target's timestamps, which only the owner may do, and an emptyDir's root is root's.
         "LITELLM_UI_PATH": f"{UI_MOUNT.path}/served",
+        # The model cost map bundled with the pinned release, instead of a fetch from
+        # raw.githubusercontent.com at every boot (litellm/__init__.py imports it; the image's
+        # `litellm` entrypoint is not one of the CLI names that skip the fetch): no start-up
+        # dependency on GitHub, and prices that match the code that reads them.
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }
 )
+
+
+# Memory of the pinned proxy, by process (idle RSS measured on 1.106.2 in the prod layout,
+# `--num_workers 2` with `--prometheus_metrics_port`: the uvicorn supervisor 309 MB, each
+# spawned worker ~300 MB, the metrics server 191 MB, ~1.1 GB in all; a single-process proxy
+# ~310 MiB). A process that serves requests also holds their bodies (read into memory, up to
+# the ingress's body limit), responses and per-process caches on top of that.
+PROXY_PROCESS_IDLE_MIB = 320
+SERVING_HEADROOM_MIB = 192
+METRICS_PROCESS_MIB = 200
+# How far each serving process may grow past the request before the kernel kills the pod:
+# caches and request bodies are per process, and the proxy's memory does not fall back.
+SERVING_GROWTH_MIB = 1536
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """The LiteLLM container's memory request and limit, in MiB."""
+
+    request_mib: int
+    limit_mib: int
+
+
+def memory_budget(*, workers: int, metrics: bool) -> MemoryBudget:
+    """Sized from the process layout, not one number for every layout.
+
+    One worker runs in a single process (no supervisor). More workers run as a uvicorn
+    supervisor plus ``workers`` spawned processes, each a full proxy. With metrics, the separate
+    metrics server is one process more. Serving processes get room for requests in flight in
+    the request, and room to grow in the limit. The single-process pod keeps 512Mi / 2048Mi.
+    """
+    serving = workers
+    supervisor = 1 if workers > 1 else 0
+    request = (
+        (serving + supervisor) * PROXY_PROCESS_IDLE_MIB
+        + serving * SERVING_HEADROOM_MIB
+        + (METRICS_PROCESS_MIB if metrics else 0)
+    )
+    return MemoryBudget(request_mib=request, limit_mib=request + serving * SERVING_GROWTH_MIB)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lib.environments import ENVIRONMENTS, Environment, SecretMode, environment_named, images
 from lib.errors import SynthError
-from lib.jsii_runtime import check_jsii_can_start
+from lib.jsii_runtime import check_jsii_can_start, node_failures_told
 from lib.outdir import prepare_output, write_output
 from lib.output import ManifestFile, RenderedFile, refuse_ciphertext, render
 from lib.proxy_config.checks import KeyReport, check_proxy_config
@@ -49,6 +49,8 @@ class SynthReport:
     # Every object as built, before any encryption of the secrets file: for tests and checks.
     # Holds plaintext values in PLAIN and SOPS modes, so it stays out of repr.
     objects: tuple[Mapping[str, object], ...] = field(repr=False)
+    # What went wrong after the output was written complete: told on stderr, exit status 0.
+    warnings: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """What the CLI prints: names and counts only, never a value."""
@@ -101,6 +103,7 @@ def synthesize(
             secrets_path,
             environment.litellm_group,
             encrypted.empty_key_paths,
+            encrypted.empty_collections,
         )
     else:
         secrets = parse_secrets(
@@ -120,11 +123,12 @@ def synthesize(
     digests = _secrets_digests(secrets, wiring)
 
     check_jsii_can_start()
-    from charts.manifests import build_manifests  # starts jsii: only once the input is good
+    with node_failures_told():
+        from charts.manifests import build_manifests  # starts jsii: only once the input is good
 
-    manifests = build_manifests(environment, secrets, wiring, digests)
+        manifests = build_manifests(environment, secrets, wiring, digests)
     files = tuple(_rendered(manifest, environment) for manifest in manifests)
-    write_output(output, files)
+    warnings = write_output(output, files)
     return SynthReport(
         environment=environment.name,
         secrets_file=secrets_path,
@@ -137,6 +141,7 @@ def synthesize(
         files=files,
         images=images(environment),
         objects=tuple(obj for manifest in manifests for obj in manifest.objects),
+        warnings=warnings,
     )
 
 

@@ -222,6 +222,11 @@ INPUT_CASES: dict[str, Case] = {
     ),
 }
 DEV_ONLY_CASES: dict[str, Case] = {
+    # sops exits 1 on metadata it cannot read: not "not encrypted", the inspection found it.
+    "damaged sops metadata (lastmodified not a time)": Case(
+        edited(lambda text: re.sub(r"^(\s+lastmodified:).*$", r'\1 "yesterday"', text, flags=re.M)),
+        ("the sops metadata of", "is damaged", "restore it from git"),
+    ),
     "character device as the secrets file": Case(
         lambda tmp, key: Path("/dev/zero"), ("/dev/zero is a character device",)
     ),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lib.entry import one_line
 from lib.secrets.demo_key import DEMO_KEY_FILE, DEMO_RECIPIENT
 from tests.helpers import (
     FAKE_SECRETS,
@@ -267,3 +268,44 @@ def test_cli_usage_mistake_is_one_line_and_exit_1(
     result = run_cli(*args, "--outdir", str(tmp_path / "dist"), env=clean_env())
     assert (result.returncode, result.stdout, result.stderr) == (1, "", expected + "\n")
     assert not (tmp_path / "dist").exists()
+
+
+def test_cli_key_names_cannot_write_terminal_escapes_into_the_error_line(
+    encrypted: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Prod needs no key: anyone who opens a pull request can name a key like this."""
+    hostile = "\x1b[2J\x1b[31mALL CHECKS PASSED\x1b]0;owned\x07\u202e\x85\x7f"
+    secrets = encrypted({**FAKE_SECRETS, "litellm": {**FAKE_SECRETS["litellm"], hostile: "v"}})
+    result = run_cli(
+        "--env",
+        "prod",
+        "--secrets",
+        str(secrets),
+        "--outdir",
+        str(tmp_path / "out"),
+        env=clean_env(HOME=str(tmp_path)),
+    )
+    line = assert_one_line_error(result, "holds a control or invisible character")
+    assert "'\\x1b[2J\\x1b[31mALL CHECKS PASSED\\x1b]0;owned\\x07\\u202e\\x85\\x7f'" in line
+    assert all(character.isprintable() for character in line)
+
+
+def test_cli_error_line_escapes_what_a_terminal_would_act_on() -> None:
+    """The last line of defence, whatever a message quotes (lib/entry.py)."""
+    assert one_line("a\n  b\tc\r\n") == "a b c"
+    assert one_line("k\x1b[2J\x07\x9b\u202e\u2028\ufeff\U000e0001 é") == (
+        "k\\x1b[2J\\x07\\x9b\\u202e\\u2028\\ufeff\\U000e0001 é"
+    )
+
+
+def test_cli_error_line_never_goes_to_stdout_when_stderr_is_closed(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["sh", "-c", f'exec "{sys.executable}" main.py --env staging 2>&-'],
+        cwd=PROJECT_ROOT,
+        env=clean_env(HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", "")

@@ -275,6 +275,7 @@ def test_hardening_valkey_admits_only_litellm_and_metrics_only_the_scraper(
     metrics port from the configured monitoring namespace and pods only."""
     dev = ENVIRONMENTS["dev"]
     metrics = MetricsSpec(
+        service_monitor_labels={"release": "prometheus"},
         scraper_namespace={"team": "observability"},
         scraper_pods={"app.kubernetes.io/name": "prometheus"},
     )
@@ -345,9 +346,37 @@ def test_hardening_egress_to_an_external_redis_goes_to_the_cidr_blocks(
     }
 
 
+def test_hardening_dns_egress_reaches_node_local_dns_at_its_cidr(
+    fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path
+) -> None:
+    """NodeLocal DNSCache listens on a link-local address of every node: no pod selector
+    matches it, so it is admitted by address, next to the kube-dns pods."""
+    prod = ENVIRONMENTS["prod"]
+    network = replace(prod.network, dns_cidrs=("169.254.20.10/32",))
+    report = synth(replace(prod, network=network), fixture_secrets, tmp_path)
+    dns_rule = _policy(report, "litellm-egress")["egress"][0]
+    assert dns_rule == {
+        "to": [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                },
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            },
+            {"ipBlock": {"cidr": "169.254.20.10/32"}},
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+
 @pytest.mark.parametrize(
     ("build", "message"),
     [
+        (
+            lambda: NetworkSpec(dns_cidrs=("node-local-dns",)),
+            "network dns_cidrs entry 'node-local-dns' is not a CIDR block such as "
+            "'0.0.0.0/0' or '203.0.113.0/24'",
+        ),
         (
             lambda: MetricsSpec(scraper_namespace={}),
             "metrics scraper_namespace is empty, which would open the metrics port to every "
@@ -406,10 +435,14 @@ def test_hardening_replicas_without_autoscaling_get_budget_and_node_spread(
     assert find(report, "PodDisruptionBudget", "litellm")["spec"] == {
         "maxUnavailable": 1,
         "selector": {"matchLabels": labels},
+        # A crash-looping pod must not block node drains.
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
     }
     (spread,) = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert spread["topologyKey"] == "kubernetes.io/hostname"
     assert spread["whenUnsatisfiable"] == "DoNotSchedule"
+    # Cordoned (tainted) nodes do not count in the skew, so a drain can reschedule.
+    assert spread["nodeTaintsPolicy"] == "Honor"
     assert spread["labelSelector"] == {"matchLabels": labels}
     assert labels.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     assert ("HorizontalPodAutoscaler", "litellm") not in kinds(report)
@@ -433,10 +466,9 @@ def test_hardening_prod_autoscales_on_cpu_and_outlasts_the_drain(
     sleep = main_container["lifecycle"]["preStop"]["exec"]["command"]
     assert sleep[0] == "sleep"
     assert pod["terminationGracePeriodSeconds"] > int(sleep[1]) + int(drain)
-    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == {
-        "kubernetes.io/hostname",
-        "topology.kubernetes.io/zone",
-    }
+    assert {
+        (c["topologyKey"], c["nodeTaintsPolicy"]) for c in pod["topologySpreadConstraints"]
+    } == {("kubernetes.io/hostname", "Honor"), ("topology.kubernetes.io/zone", "Honor")}
 
 
 def test_hardening_app_probes_come_from_the_spec_or_an_explicit_opt_out(

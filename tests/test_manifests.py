@@ -15,7 +15,7 @@ import yaml
 from syrupy.assertion import SnapshotAssertion
 
 from lib.environments import ENVIRONMENTS, PathPrefixMode, SecretMode
-from lib.litellm_runtime import PROXY_GID, PROXY_UID, RUNTIME_ENV, WRITABLE_MOUNTS
+from lib.litellm_runtime import PROXY_GID, PROXY_UID, RUNTIME_ENV, TMP_MOUNT, WRITABLE_MOUNTS
 from lib.specs.metrics import MULTIPROC_MOUNT
 from lib.synthesis import SynthReport, SynthRequest, synthesize
 from tests.helpers import FAKE_SECRETS, AgeKey, all_values, tree_bytes
@@ -147,6 +147,14 @@ def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
     assert main["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 
+def test_manifests_litellm_uses_its_bundled_cost_map(report: SynthReport) -> None:
+    """No fetch of the model cost map from raw.githubusercontent.com at every boot."""
+    env = {
+        e["name"]: e.get("value") for e in container(find(report, "Deployment", "litellm"))["env"]
+    }
+    assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+
+
 def test_manifests_services_select_their_pods(report: SynthReport) -> None:
     deployments = [o["metadata"]["name"] for o in objects(report) if o["kind"] == "Deployment"]
     assert {"litellm", *(app.name for app in ENVIRONMENTS[report.environment].apps)} <= set(
@@ -177,6 +185,47 @@ def test_manifests_ingress_strips_the_litellm_prefix(report: SynthReport) -> Non
         assert tls == [{"hosts": [environment.host], "secretName": environment.tls_secret_name}]
     else:
         assert tls is None
+
+
+def test_manifests_ingress_lets_through_what_the_proxy_allows(report: SynthReport) -> None:
+    """ingress-nginx's defaults (1m bodies, 60 s reads) would cut requests the config allows:
+    413 for a large prompt or upload, 504 while LiteLLM still retries or falls back."""
+    environment = ENVIRONMENTS[report.environment]
+    annotations = find(report, "Ingress", "litellm")["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "25m"
+    # The worst case of the router settings (tests/proxy_config/test_timing.py, by hand).
+    assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "794"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"] == "794"
+    slowest_model = max(m.timeout or 0 for m in environment.proxy.models)
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > slowest_model * (
+        (environment.proxy.router.num_retries or 0) + 1
+    )
+    # /tmp holds several uploads of the largest size at once.
+    assert TMP_MOUNT.size_limit_mib >= 8 * environment.gateway.max_request_body_mib
+
+
+def test_manifests_ingress_limits_only_for_ingress_nginx(
+    fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path
+) -> None:
+    dev = ENVIRONMENTS["dev"]
+    other = replace(
+        dev,
+        ingress_class="traefik",
+        path_prefix_mode=PathPrefixMode.ROOT_PATH,
+        gateway=replace(dev.gateway, max_request_body_mib=10),
+    )
+    report = synthesize(
+        SynthRequest(environment="dev", outdir=tmp_path / "dist", secrets_file=fixture_secrets),
+        {"dev": other},
+    )
+    assert "annotations" not in find(report, "Ingress", "litellm")["metadata"]
+    body = replace(dev, gateway=replace(dev.gateway, max_request_body_mib=10))
+    report = synthesize(
+        SynthRequest(environment="dev", outdir=tmp_path / "dist2", secrets_file=fixture_secrets),
+        {"dev": body},
+    )
+    annotations = find(report, "Ingress", "litellm")["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "10m"
 
 
 def test_manifests_prod_runs_at_least_two_litellm_replicas() -> None:
@@ -295,7 +344,11 @@ def test_manifests_root_path_mode_keeps_the_prefix_and_tells_litellm(
         environments,
     )
     ingress = find(report, "Ingress", "litellm")
-    assert "annotations" not in ingress["metadata"]
+    # No rewrite: only ingress-nginx's limits (body size, timeouts) remain.
+    assert not any(
+        key.endswith(("/use-regex", "/rewrite-target"))
+        for key in ingress["metadata"]["annotations"]
+    )
     (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
     assert (path["path"], path["pathType"]) == ("/litellm", "Prefix")
     env = container(find(report, "Deployment", "litellm"))["env"]

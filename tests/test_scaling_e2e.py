@@ -187,7 +187,7 @@ def scaling_environment(providers: Mapping[str, Provider]) -> Any:
         gateway=replace(dev.gateway, replicas=2),
         proxy=proxy,
         redis=InClusterValkey(),
-        metrics=MetricsSpec(),
+        metrics=MetricsSpec(service_monitor_labels={"release": "kube-prometheus-stack"}),
     )
 
 

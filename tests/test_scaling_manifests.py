@@ -11,6 +11,7 @@ import pytest
 
 from lib.environments import ENVIRONMENTS, Environment, check_environment
 from lib.errors import SynthError
+from lib.litellm_runtime import memory_budget
 from lib.specs.metrics import MetricsSpec
 from lib.specs.redis import ExistingRedis, InClusterValkey
 from lib.synthesis import SynthReport, SynthRequest, synthesize
@@ -117,6 +118,36 @@ def test_scaling_prod_workers_metrics_and_existing_redis(
         monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     )
     assert monitor["spec"]["endpoints"][0]["port"] in [p["name"] for p in service["spec"]["ports"]]
+    # Memory for its layout: supervisor + 2 workers + the metrics server (~1.1 GB idle), not the
+    # single process's 512Mi.
+    assert litellm["resources"] == {
+        "requests": {"cpu": "250m", "memory": "1544Mi"},
+        "limits": {"memory": "4616Mi"},
+    }
+    # What kube-prometheus-stack's Prometheus selects ServiceMonitors by.
+    assert monitor["metadata"]["labels"] == {"release": "kube-prometheus-stack"}
+
+
+@pytest.mark.parametrize(
+    ("workers", "metrics", "request_mib", "limit_mib"),
+    [
+        # One process (dev): as before the layout was counted.
+        (1, False, 512, 2048),
+        # One process and the metrics server.
+        (1, True, 712, 2248),
+        # Supervisor + 2 workers + metrics (prod): measured ~1.1 GB idle.
+        (2, True, 1544, 4616),
+        # Each worker more: a full proxy process and its requests in flight.
+        (4, False, 2368, 8512),
+    ],
+)
+def test_scaling_memory_follows_the_process_layout(
+    workers: int, metrics: bool, request_mib: int, limit_mib: int
+) -> None:
+    budget = memory_budget(workers=workers, metrics=metrics)
+    assert (budget.request_mib, budget.limit_mib) == (request_mib, limit_mib)
+    idle_mib = 1100 * 10**6 // 2**20  # prod layout's measured idle RSS
+    assert memory_budget(workers=2, metrics=True).request_mib > idle_mib
 
 
 def test_scaling_service_monitor_strict_schema_catches_a_typo(
@@ -203,6 +234,31 @@ ENVIRONMENT_ERRORS = {
         replace(DEV, metrics=MetricsSpec(port=4000)),
         "metrics port 4000 must be in 1-65535 and differ from the proxy's port 4000",
     ),
+    "request body larger than tmp holds": (
+        replace(DEV, gateway=replace(DEV.gateway, max_request_body_mib=33)),
+        "gateway max_request_body_mib 33 must be 1-32: uploads over 1 MiB spool to the proxy's "
+        "/tmp emptyDir (256Mi, TMP_MOUNT in lib/litellm_runtime.py), which must hold 8 of them "
+        "at once; raise its size_limit_mib with the body size",
+    ),
+    "request body of zero": (
+        replace(DEV, gateway=replace(DEV.gateway, max_request_body_mib=0)),
+        "gateway max_request_body_mib 0 must be 1-32: uploads over 1 MiB spool to the proxy's "
+        "/tmp emptyDir (256Mi, TMP_MOUNT in lib/litellm_runtime.py), which must hold 8 of them "
+        "at once; raise its size_limit_mib with the body size",
+    ),
+    "request body not a whole number": (
+        replace(DEV, gateway=replace(DEV.gateway, max_request_body_mib=True)),
+        "gateway max_request_body_mib True must be 1-32: uploads over 1 MiB spool to the "
+        "proxy's /tmp emptyDir (256Mi, TMP_MOUNT in lib/litellm_runtime.py), which must hold 8 "
+        "of them at once; raise its size_limit_mib with the body size",
+    ),
+    "service monitor no prometheus selects": (
+        replace(DEV, metrics=MetricsSpec()),
+        "metrics service_monitor has no service_monitor_labels, so no Prometheus selects it: "
+        "set the labels your Prometheus's serviceMonitorSelector matches "
+        "(kube-prometheus-stack: {'release': '<its release name>'}, e.g. "
+        "{'release': 'kube-prometheus-stack'}), or service_monitor=False",
+    ),
 }
 
 
@@ -220,6 +276,9 @@ def test_scaling_shipped_environments_pass_their_checks() -> None:
     assert PROD.redis is not None
     assert PROD.metrics is not None
     assert PROD.metrics.service_monitor
+    assert PROD.metrics.service_monitor_labels
+    # Without a ServiceMonitor no label is needed.
+    check_environment(replace(DEV, metrics=MetricsSpec(service_monitor=False)))
     assert DEV.proxy.cache is not None
     assert isinstance(DEV.redis, InClusterValkey)
     assert DEV.proxy.router.fallbacks["gpt-4o-mini"] == ("openrouter-default",)

@@ -244,3 +244,32 @@ def test_modes_external_refuses_an_empty_value_without_decrypting(
     )
     assert result.returncode == 1
     assert "group 'stripe', key 'STRIPE_PRICE_ID' is empty" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"extra": {}}, {"listg": []}, {"litellm": {**FAKE_SECRETS["litellm"], "L": []}}],
+    ids=["empty group", "empty top-level list", "empty list in a group"],
+)
+def test_modes_external_refuses_empty_maps_and_lists_as_dev_does(
+    extra: dict[str, object], encrypted: Callable[..., Path], age_key: AgeKey, tmp_path: Path
+) -> None:
+    """The key-names reader saw no leaf in an empty collection and let it pass in prod."""
+    secrets = encrypted({**FAKE_SECRETS, **extra})
+    lines = {}
+    for env in ("dev", "prod"):
+        result = run_cli(
+            "--env",
+            env,
+            "--secrets",
+            str(secrets),
+            "--outdir",
+            str(tmp_path / env),
+            env=clean_env(HOME=str(tmp_path), SOPS_AGE_KEY_FILE=str(age_key.key_file)),
+        )
+        assert result.returncode == 1, (env, result.stdout)
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        lines[env] = result.stderr
+    assert lines["dev"] == lines["prod"]
+    name = next(iter(extra))
+    assert f"'{name}'" in lines["prod"] or f"({name})" in lines["prod"] or "'L'" in lines["prod"]

@@ -21,11 +21,17 @@ class Availability(Construct):
     With more than one replica, or an autoscaler:
 
     - a ``policy/v1`` PodDisruptionBudget: node drains evict at most ``max_unavailable`` pods
-      at a time (cdk8s-plus has no PodDisruptionBudget);
+      at a time (cdk8s-plus has no PodDisruptionBudget). ``unhealthyPodEvictionPolicy:
+      AlwaysAllow``: a pod that is running but not ready (crash-looping, stuck starting) may
+      always be evicted, so a broken pod never blocks a node drain; the budget guards only the
+      ready pods (beta, on by default since Kubernetes 1.27);
     - ``topologySpreadConstraints``: at most one pod more on any node than on another (hard:
       ``DoNotSchedule``), and the same across zones when asked (soft: ``ScheduleAnyway``, as
       nodes without a zone label would otherwise take no pod). ``matchLabelKeys:
       pod-template-hash`` spreads each rollout's pods on their own, not old and new together.
+      ``nodeTaintsPolicy: Honor``: nodes whose taints the pod does not tolerate (cordoned
+      nodes during a drain, dedicated pools) do not count in the skew, so they cannot hold a
+      rescheduled pod back (beta, on by default since 1.26; the default, Ignore, counts them).
 
     With ``spec.autoscaling``: a CPU HorizontalPodAutoscaler from ``replicas`` to its maximum.
     The Deployment must then have no fixed replica count (cdk8s-plus refuses otherwise).
@@ -57,7 +63,12 @@ class Availability(Construct):
         )
         self.disruption_budget.add_json_patch(
             cdk8s.JsonPatch.add(
-                "/spec", {"maxUnavailable": spec.max_unavailable, "selector": selector}
+                "/spec",
+                {
+                    "maxUnavailable": spec.max_unavailable,
+                    "selector": selector,
+                    "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                },
             )
         )
         constraints = [_spread(HOSTNAME_TOPOLOGY, "DoNotSchedule", selector)]
@@ -89,4 +100,5 @@ def _spread(topology_key: str, when_unsatisfiable: str, selector: Any) -> dict[s
         "whenUnsatisfiable": when_unsatisfiable,
         "labelSelector": selector,
         "matchLabelKeys": ["pod-template-hash"],
+        "nodeTaintsPolicy": "Honor",
     }

@@ -126,6 +126,10 @@ class LiteLLM(Construct):
             **props.env,
         }
         prestop_sleep = props.availability.prestop_sleep_seconds
+        # Per process of the layout (lib/litellm_runtime.py): workers, supervisor, metrics.
+        memory = litellm_runtime.memory_budget(
+            workers=props.workers, metrics=props.metrics_port is not None
+        )
         ports = [kplus.ContainerPort(number=LITELLM_PORT, name="http")]
         if props.metrics_port is not None:
             ports.append(kplus.ContainerPort(number=props.metrics_port, name="metrics"))
@@ -199,7 +203,9 @@ class LiteLLM(Construct):
                         READINESS_PATH, LITELLM_PORT, period_seconds=10, failure_threshold=3
                     ),
                     resources=resources(
-                        cpu_request_millis=250, memory_request_mib=512, memory_limit_mib=2048
+                        cpu_request_millis=250,
+                        memory_request_mib=memory.request_mib,
+                        memory_limit_mib=memory.limit_mib,
                     ),
                 )
             ],

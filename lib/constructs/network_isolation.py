@@ -156,7 +156,10 @@ def _gateway_egress(
         redis_rules.append({"to": [namespace_peer(redis.namespace, {})], "ports": tcp(redis.port)})
     return [
         {
-            "to": [namespace_peer(spec.dns_namespace, spec.dns_pods)],
+            "to": [
+                namespace_peer(spec.dns_namespace, spec.dns_pods),
+                *(cidr_peer(cidr) for cidr in spec.dns_cidrs),
+            ],
             "ports": [
                 {"protocol": "UDP", "port": DNS_PORT},
                 {"protocol": "TCP", "port": DNS_PORT},

@@ -11,6 +11,8 @@ dist/`` and the Tiltfile never read it as a manifest.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -34,16 +36,37 @@ def stamp_text(files: Sequence[str]) -> str:
 
 def stamped_files(directory: Path) -> tuple[str, ...] | None:
     """The files the stamp in ``directory`` lists, or None when there is no valid stamp."""
-    path = directory / STAMP_NAME
     try:
-        info = os.lstat(path)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_STAMP_BYTES:
-            return None
-        document = json.loads(path.read_bytes())
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    try:
+        return _stamped_in(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _stamped_in(directory_fd: int) -> tuple[str, ...] | None:
+    """The stamp read through the open directory ``directory_fd``, never through a link."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(STAMP_NAME, flags, dir_fd=directory_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a link where the stamp should be: no stamp
+            return None
+        raise
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_STAMP_BYTES:
+            return None
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
+            document = json.loads(handle.read(_MAX_STAMP_BYTES + 1))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
+    finally:
+        os.close(descriptor)
     files = document.get("files") if isinstance(document, dict) else None
     if not isinstance(files, list) or document.get("written_by") != _WRITER:
         return None
@@ -75,9 +98,20 @@ def remove_owned(directory: Path) -> None:
     """Remove the stamp, the files it lists and then the directory, and nothing else.
 
     ``rmdir`` fails (ENOTEMPTY) if anything else is in there, which is the point: a file this
-    tool did not write survives, and so does the directory holding it.
+    tool did not write survives, and so does the directory holding it. Everything goes through
+    directory descriptors opened without following links: if ``directory`` was swapped for a
+    link meanwhile, opening it fails (ELOOP or ENOTDIR) and nothing it points to is touched.
     """
-    for name in stamped_files(directory) or ():
-        (directory / name).unlink(missing_ok=True)
-    (directory / STAMP_NAME).unlink(missing_ok=True)
-    directory.rmdir()
+    parent = os.open(directory.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+        descriptor = os.open(directory.name, flags, dir_fd=parent)
+        try:
+            for name in (*(_stamped_in(descriptor) or ()), STAMP_NAME):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=descriptor)
+        finally:
+            os.close(descriptor)
+        os.rmdir(directory.name, dir_fd=parent)  # a link put there since: ENOTDIR, it stays
+    finally:
+        os.close(parent)

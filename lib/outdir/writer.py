@@ -82,17 +82,21 @@ def prepare_output(
     return target
 
 
-def write_output(target: OutputTarget, files: Sequence[RenderedFile]) -> None:
-    """Replace the output directory with exactly ``files`` and the stamp, or leave it as it was."""
+def write_output(target: OutputTarget, files: Sequence[RenderedFile]) -> tuple[str, ...]:
+    """Replace the output directory with exactly ``files`` and the stamp, or leave it as it was.
+
+    Returns what the user should hear although the write succeeded: something the synth did not
+    write kept the previous output from being removed."""
     try:
         target.path.parent.mkdir(parents=True, exist_ok=True)
         with locked_directory(target.path.parent, target.shown) as parent_fd:
-            exists = _refuse_foreign(target)
+            previous = _refuse_foreign(target)
             _remove_stale_staging(target)
             staging = Path(tempfile.mkdtemp(prefix=target.staging_prefix, dir=target.path.parent))
             try:
                 _stage(staging, files)
-                if exists:
+                _take_over_directory(staging, previous, target)
+                if previous is not None:
                     _swap(parent_fd, staging, target.path)
                 else:
                     os.rename(
@@ -102,10 +106,11 @@ def write_output(target: OutputTarget, files: Sequence[RenderedFile]) -> None:
             except BaseException:
                 _discard(staging)  # the partial new output, or the previous one after the swap
                 raise
-            if exists:
-                _remove_previous(target, staging)
+            if previous is not None:
+                return _remove_previous(target, staging)
     except OSError as exc:
         raise _os_failure(exc, target.shown) from None
+    return ()
 
 
 def link_into(link_dir: Path, outdir: Path, files: Sequence[RenderedFile]) -> None:
@@ -121,6 +126,7 @@ def link_into(link_dir: Path, outdir: Path, files: Sequence[RenderedFile]) -> No
         link_dir.mkdir(parents=True, exist_ok=True)
         for manifest in files:
             link = link_dir / manifest.name
+            _refuse_replacing_what_is_not_our_link(link, link_dir, target_dir, outdir)
             link.unlink(missing_ok=True)
             link.symlink_to(os.path.relpath(target_dir / manifest.name, link_dir))
     except OSError as exc:
@@ -131,6 +137,27 @@ def link_into(link_dir: Path, outdir: Path, files: Sequence[RenderedFile]) -> No
         ) from None
 
 
+def _refuse_replacing_what_is_not_our_link(
+    link: Path, link_dir: Path, target_dir: Path, outdir: Path
+) -> None:
+    """Only a link such as this function makes (into the output directory) is replaced: a stray
+    CDK8S_OUTDIR pointing at a directory of the user's must not turn their files into links."""
+    try:
+        info = os.lstat(link)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        pointed = Path(os.path.normpath(link_dir / os.readlink(link)))
+        if pointed.parent == target_dir:
+            return
+    raise SynthError(
+        f"wrote {outdir}, but will not link its files into the cdk8s CLI output directory "
+        f"{link_dir} (CDK8S_OUTDIR): {link} is already there and is not a link into {outdir}; "
+        "the CLI deletes that directory before every run, so point CDK8S_OUTDIR (cdk8s synth "
+        "--output) at a directory of its own"
+    )
+
+
 def refuse_overlapping_cli_outdir(cli_outdir: Path, outdir: Path) -> None:
     """The cdk8s CLI deletes its output directory before each run and gets links to the files
     of ``outdir``: one inside the other (or the same) would delete or corrupt the output."""
@@ -138,8 +165,9 @@ def refuse_overlapping_cli_outdir(cli_outdir: Path, outdir: Path) -> None:
     if first == second or first in second.parents or second in first.parents:
         raise SynthError(
             f"the cdk8s CLI output directory {cli_outdir} (CDK8S_OUTDIR) and --outdir {outdir} "
-            "overlap: the CLI deletes its directory before every run and receives links to the "
-            "files of --outdir; keep them apart (cdk8s.yaml has `output: .cdk8s-cli-out`)"
+            "overlap: the CLI has already deleted its directory (recursively) before this app "
+            "started, and receives links to the files of --outdir; keep them apart (cdk8s.yaml "
+            "has `output: .cdk8s-cli-out`) and run `make synth` again to write the output anew"
         )
 
 
@@ -158,19 +186,20 @@ def _target(outdir: Path) -> OutputTarget:
     return OutputTarget(path=path if absolute.name else absolute, shown=outdir)
 
 
-def _refuse_foreign(target: OutputTarget) -> bool:
-    """Whether the output directory exists; refuses one holding what this tool did not write."""
+def _refuse_foreign(target: OutputTarget) -> os.stat_result | None:
+    """The output directory's status, None if there is none; refuses one holding what this tool
+    did not write."""
     try:
         info = os.lstat(target.path)
     except FileNotFoundError:
-        return False
+        return None
     if not stat.S_ISDIR(info.st_mode):
         raise SynthError(
             f"output path {target.shown} exists and is not a directory: pass another --outdir"
         )
     foreign = foreign_entries(target.path)
     if not foreign:
-        return True
+        return info
     listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
     earlier = ""
     if stamped_files(target.path) is None and all(name.endswith(".k8s.yaml") for name in foreign):
@@ -192,7 +221,37 @@ def _stage(staging: Path, files: Sequence[RenderedFile]) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-    staging.chmod(0o755)
+
+
+def _take_over_directory(
+    staging: Path, previous: os.stat_result | None, target: OutputTarget
+) -> None:
+    """The new output directory gets the previous one's owner, group and mode (a shared
+    ``chmod 2770`` group directory stays one), with the owner's rwx added so that the next
+    synth can replace it. Root gives it the previous owner; anyone else must be that owner (a
+    synth by another user would silently take the directory over) and keeps its group if they
+    are in it, else it is refused: the group's access would change."""
+    if previous is None:
+        staging.chmod(0o755)
+        return
+    if os.geteuid() == 0:
+        os.chown(staging, previous.st_uid, previous.st_gid)
+    elif previous.st_uid != os.geteuid():
+        raise SynthError(
+            f"refusing to replace {target.shown}: it belongs to another user (uid "
+            f"{previous.st_uid}), and the new output would belong to you: run the synth as "
+            "that user, or pass another --outdir"
+        )
+    elif previous.st_gid != os.stat(staging).st_gid:
+        try:
+            os.chown(staging, -1, previous.st_gid)
+        except PermissionError:
+            raise SynthError(
+                f"refusing to replace {target.shown}: its group (gid {previous.st_gid}) is not "
+                "one of yours, so the new output could not keep it and that group's access "
+                "would change: run the synth as a member of that group, or pass another --outdir"
+            ) from None
+    staging.chmod(stat.S_IMODE(previous.st_mode) | stat.S_IRWXU)
 
 
 def _write_file(path: Path, text: str, private: bool) -> None:
@@ -220,17 +279,33 @@ def _swap(parent_fd: int, staging: Path, outdir: Path) -> None:
         raise OSError(exc.errno, exc.strerror, str(outdir), None, str(staging)) from None
 
 
-def _remove_previous(target: OutputTarget, previous: Path) -> None:
+def _remove_previous(target: OutputTarget, previous: Path) -> tuple[str, ...]:
     """The new output is in place; the previous one, swapped to ``previous``, goes."""
     try:
         remove_owned(previous)
     except OSError as exc:
         if exc.errno == errno.ENOTEMPTY:
-            return  # something not ours appeared in it meanwhile: it stays, without our files
+            # Added while the synth ran: not ours to delete, but not to be forgotten either (no
+            # synth removes a staging directory holding what it did not write).
+            kept = sorted(os.listdir(previous))
+            listed = ", ".join(kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
+            return (
+                f"wrote {target.shown}, but {listed}, added to it during the synth, is now in "
+                f"the previous output directory {previous}, which stays because this tool "
+                "deletes only what it wrote: move what you need out of it, then delete it",
+            )
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            return (
+                f"wrote {target.shown}, but {previous}, where the previous output was moved, "
+                "was replaced by something else during the synth, so nothing was removed "
+                "there: look at it and delete it yourself; the previous output may hold "
+                "decrypted secrets",
+            )
         raise SynthError(
             f"wrote {target.shown}, but cannot remove the previous output now at {previous} "
             f"({exc.strerror}): delete it yourself; it may hold decrypted secrets"
         ) from None
+    return ()
 
 
 def _remove_stale_staging(target: OutputTarget) -> None:

@@ -86,9 +86,11 @@ class ProxyConfigSpec:
     def typed_general_settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {"master_key": f"{ENV_REFERENCE_PREFIX}{MASTER_KEY}"}
         if self.redis is not None:
-            # Cross-process rate limits, routing usage and cooldowns; an explicit block makes
-            # the proxy fail at start when Redis is misconfigured instead of quietly counting
-            # per process.
+            # Cross-process rate limits, routing usage and cooldowns. An explicit block wins
+            # over LiteLLM's guess from REDIS_* variables; a malformed block (no host) stops
+            # the start, but an unreachable Redis does not: the proxy logs "Error connecting to
+            # Sync Redis client", stays ready and counts per process (README, "When Redis is
+            # required", says what to watch).
             settings["coordination_redis"] = self._redis_params()
         return settings
 

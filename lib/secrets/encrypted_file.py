@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from lib.errors import SynthError
+from lib.errors import SynthError, printable
 
 # sops writes every encrypted scalar as ENC[AES256_GCM,data:...,iv:...,tag:...,type:...]; the
 # type is what sops read the plaintext as, and it is itself plaintext.
@@ -83,6 +83,9 @@ class EncryptedFile:
     key_paths: tuple[tuple[str, ...], ...]
     # Leaves with no value at all: sops leaves them unencrypted, the value checks refuse them.
     empty_key_paths: frozenset[tuple[str, ...]] = frozenset()
+    # Empty maps and lists (``extra: {}``): no leaf, so not in ``key_paths``; the key-names
+    # reader puts them back so that prod refuses them as dev does. True for a list.
+    empty_collections: tuple[tuple[tuple[str, ...], bool], ...] = ()
     content: bytes = field(default=b"", repr=False)
     format: FileFormat = FileFormat.YAML
 
@@ -129,7 +132,11 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
 
     empty: set[tuple[str, ...]] = set()
     key_paths = []
+    empty_collections = tuple(_empty_collections(document, ()))
+    for key_path, _ in empty_collections:
+        _refuse_unprintable(path, key_path)
     for key_path, leaf in _leaves(document, ()):
+        _refuse_unprintable(path, key_path)
         _check_leaf(path, key_path, leaf)
         if leaf is None or leaf == "":
             # sops leaves empty values as they are; the value checks refuse them by name later.
@@ -145,6 +152,7 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
         age_recipients=_age_recipients(metadata),
         key_paths=tuple(key_paths),
         empty_key_paths=frozenset(empty),
+        empty_collections=empty_collections,
         content=content,
         format=file_format,
     )
@@ -454,6 +462,35 @@ def _leaves(node: _Tree, prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, .
             yield from _leaves(item, (*prefix, f"[{index}]"))
     else:
         yield prefix, node
+
+
+def _empty_collections(
+    node: _Tree, prefix: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], bool]]:
+    """Every empty map or list below the top, with its key path and whether it is a list."""
+    children = (
+        node.items()
+        if isinstance(node, dict)
+        else ((f"[{index}]", item) for index, item in enumerate(node))
+        if isinstance(node, list)
+        else ()
+    )
+    for key, value in children:
+        if isinstance(value, dict | list) and not value:
+            yield (*prefix, key), isinstance(value, list)
+        else:
+            yield from _empty_collections(value, (*prefix, key))
+
+
+def _refuse_unprintable(path: Path, key_path: tuple[str, ...]) -> None:
+    """A key or group name with a control or format character (an ESC, a bidi override) is
+    refused before any message quotes it: it would act on the terminal or CI log showing it."""
+    for name in key_path:
+        if printable(name) != name:
+            raise SynthError(
+                f"the key name '{printable(name)}' in {path} holds a control or invisible "
+                f"character: rename it with letters, digits and '_' using `sops {path}`"
+            )
 
 
 def _check_leaf(path: Path, key_path: tuple[str, ...], leaf: str | None) -> None:

@@ -129,12 +129,14 @@ def parse_key_names(
     source: Path,
     litellm_group: str,
     empty_key_paths: Collection[tuple[str, ...]] = (),
+    empty_collections: Collection[tuple[tuple[str, ...], bool]] = (),
 ) -> SecretsDocument:
     """The groups and key names of an encrypted file, checked by the same rules, no values.
 
     ``key_paths`` come from the encrypted file: ``("litellm", "OPENAI_API_KEY")`` or
     ``("OPENAI_API_KEY",)``; a ``[n]`` element marks a list. ``empty_key_paths`` are leaves
-    with no value, refused like an empty value.
+    with no value, refused like an empty value; ``empty_collections`` are empty maps and lists
+    (True for a list), put back so that they are refused as in the decrypted document.
     """
     document: dict[str, object] = {}
     for path in key_paths:
@@ -150,6 +152,14 @@ def parse_key_names(
                 node[name] = "" if path in empty_key_paths else _ENCRYPTED_PLACEHOLDER
             else:
                 node = cast(dict[str, object], node.setdefault(name, {}))
+    for path, is_list in empty_collections:
+        in_list = next((depth for depth, name in enumerate(path) if name.startswith("[")), None)
+        if in_list is not None:  # `L: [{}]`: what matters is that L is a list
+            path, is_list = path[:in_list], True
+        node = document
+        for name in path[:-1]:
+            node = cast(dict[str, object], node.setdefault(name, {}))
+        node.setdefault(path[-1], [] if is_list else {})
     return _parse(document, source, litellm_group, values_known=False)
 
 

@@ -218,7 +218,14 @@ def _failure_sentence(secrets: EncryptedFile, code: int, stderr_bytes: bytes) ->
             f"sops; restore it from git and make the change with `sops {path}`"
         )
     if code == _EXIT_NOT_ENCRYPTED:
-        return f"{path} is not SOPS-encrypted: encrypt it with `sops encrypt --in-place {path}`"
+        # sops's generic failure. The inspection already found sops metadata with a mac and
+        # lastmodified, so it is that metadata sops cannot read (`lastmodified: "yesterday"`,
+        # `age: 7`, a number out of range), not a file that was never encrypted.
+        return (
+            f"the sops metadata of {path} is damaged (sops cannot read it, though the file is "
+            f"SOPS-encrypted): restore it from git, or run `sops decrypt {path} > /dev/null` "
+            "to see which field"
+        )
     return (
         f"sops failed with exit code {code} decrypting {path}: "
         f"run `sops decrypt {path} > /dev/null` to see its message"

@@ -33,7 +33,8 @@ class MetricsSpec:
     in the cluster only: the Ingress never routes to it. ``service_monitor``: emit a
     prometheus-operator ServiceMonitor for it. ``scrape_interval``: how often Prometheus scrapes.
     ``service_monitor_labels``: labels your Prometheus selects ServiceMonitors by (e.g.
-    ``release: kube-prometheus-stack``).
+    ``release: kube-prometheus-stack``); required with ``service_monitor`` (checked per
+    environment), as an unlabelled ServiceMonitor is never scraped.
 
     The namespace denies ingress by default; the metrics port is opened to Prometheus only:
     pods with ``scraper_pods`` labels (every pod when empty) in the namespaces with

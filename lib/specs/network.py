@@ -59,9 +59,13 @@ class NetworkSpec:
     optionally, of its pods (``ingress_controller_pods``).
 
     Egress is open unless ``restrict_gateway_egress``: then LiteLLM may reach DNS (the
-    ``kube-dns`` pods of ``kube-system``), pods of its own namespace, and TCP 443 plus the
-    ports of the models' ``api_base`` URLs at ``egress_cidrs``. Apps' egress stays open: what
-    an app calls is the app's business.
+    ``kube-dns`` pods of ``kube-system``, selected by ``dns_namespace`` and ``dns_pods``, and
+    the addresses in ``dns_cidrs``), pods of its own namespace, and TCP 443 plus the ports of
+    the models' ``api_base`` URLs at ``egress_cidrs``. Apps' egress stays open: what an app
+    calls is the app's business.
+
+    ``dns_cidrs``: DNS servers that are no pod a selector can match, on port 53: NodeLocal
+    DNSCache's link-local address (``169.254.20.10/32``) or a resolver outside the cluster.
     """
 
     ingress_controller_namespace: Mapping[str, str] = field(
@@ -74,6 +78,7 @@ class NetworkSpec:
         default_factory=lambda: _labels({NAMESPACE_NAME_LABEL: "kube-system"})
     )
     dns_pods: Mapping[str, str] = field(default_factory=lambda: _labels({"k8s-app": "kube-dns"}))
+    dns_cidrs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.ingress_controller_namespace:
@@ -88,14 +93,15 @@ class NetworkSpec:
             ("network dns_pods", self.dns_pods),
         ):
             check_labels(labels, what)
-        for cidr in self.egress_cidrs:
-            try:
-                ipaddress.ip_network(cidr)
-            except ValueError:
-                raise SynthError(
-                    f"network egress_cidrs entry '{cidr}' is not a CIDR block such as "
-                    "'0.0.0.0/0' or '203.0.113.0/24'"
-                ) from None
+        for what, cidrs in (("egress_cidrs", self.egress_cidrs), ("dns_cidrs", self.dns_cidrs)):
+            for cidr in cidrs:
+                try:
+                    ipaddress.ip_network(cidr)
+                except ValueError:
+                    raise SynthError(
+                        f"network {what} entry '{cidr}' is not a CIDR block such as "
+                        "'0.0.0.0/0' or '203.0.113.0/24'"
+                    ) from None
         if self.restrict_gateway_egress and not self.egress_cidrs:
             raise SynthError(
                 "network restrict_gateway_egress with no egress_cidrs would cut LiteLLM off "

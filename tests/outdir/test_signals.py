@@ -3,6 +3,7 @@ synth, and nothing appears that ``git status`` would list."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -138,3 +139,118 @@ def test_signals_after_sigkill_the_next_synth_removes_what_was_left(
     assert {path.split("/")[0] for path in files_holding_values(repo)} == {"dist"}
     assert git(repo, "status", "--porcelain") == ""
     assert git(repo, "status", "--porcelain", "--ignored") == "!! dist/\n"
+
+
+def start_entry(
+    point: str, ready: Path, secrets: Path, outdir: Path, env: dict[str, str]
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.outdir.paused_entry",
+            str(ready),
+            point,
+            "--secrets",
+            str(secrets),
+            "--outdir",
+            str(outdir),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
+    )
+
+
+@pytest.mark.parametrize("point", ["import", "before-swap", "after-write", "at-exit"])
+def test_signals_ctrl_c_at_any_point_is_one_line_or_a_finished_synth(
+    point: str, repo: Path, fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    """SIGINT to the whole process group (Ctrl-C: Node gets it too) from main.py's first
+    imports to jsii's Node shutdown at exit. Before the output is complete: exit 1 and one line.
+    After: the synth has finished, so it finishes (report, exit 0) and stderr stays empty."""
+    outdir = previous_output(repo / "dist", fixture_secrets)
+    before = tree(outdir)
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), HOME=str(tmp_path))
+    for run in range(2):
+        ready = tmp_path / f"ready-{run}"
+        process = start_entry(point, ready, fixture_secrets, outdir, env)
+        wait_until_paused(process, ready)
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        if point in ("import", "before-swap"):
+            assert_refused(result, "interrupted by SIGINT", "nothing half-written was left")
+            assert stdout == ""
+            assert tree(outdir) == before
+        else:
+            assert (result.returncode, stderr) == (0, ""), (result.returncode, stderr)
+            assert f"wrote {outdir}/: 00-namespace.k8s.yaml" in stdout
+            assert (outdir / "10-secrets.k8s.yaml").read_text().count("kind: Secret") == 2
+        assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", "README", "dist"]
+        assert git(repo, "status", "--porcelain") == ""
+
+
+def test_signals_sigterm_after_the_write_finishes_the_synth(
+    repo: Path, fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    outdir = repo / "dist"
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), HOME=str(tmp_path))
+    ready = tmp_path / "ready"
+    process = start_entry("at-exit", ready, fixture_secrets, outdir, env)
+    wait_until_paused(process, ready)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr) == (0, "")
+    assert f"wrote {outdir}/" in stdout
+
+
+def test_signals_ctrl_c_at_random_moments_never_breaks_the_contract(
+    repo: Path, fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    """The real main.py, no pause: Ctrl-C at moments spread over a whole synth (~0.7 s)."""
+    outdir = previous_output(repo / "dist", fixture_secrets)
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), HOME=str(tmp_path))
+    outcomes = set()
+    for delay in (0.0, 0.03, 0.08, 0.2, 0.4, 0.6, 0.75, 0.9):
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(PROJECT_ROOT / "main.py"),
+                "--secrets",
+                str(fixture_secrets),
+                "--outdir",
+                str(outdir),
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        time.sleep(delay)
+        with contextlib.suppress(ProcessLookupError):  # already finished
+            os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+        assert "Traceback" not in stdout + stderr, (delay, stderr)
+        assert "Exception ignored" not in stderr, (delay, stderr)
+        if process.returncode == -signal.SIGINT:
+            # Before main.py's first line ran (interpreter start-up, ~20 ms): Python's default
+            # action, which ends the process without a word. Nothing was started yet.
+            assert (delay, stdout, stderr) == (0.0, "", "")
+            continue
+        assert process.returncode in (0, 1), (delay, process.returncode, stderr)
+        if process.returncode == 1:
+            assert len(stderr.splitlines()) == 1, (delay, stderr)
+            assert stderr.startswith("error: interrupted by SIGINT"), (delay, stderr)
+        else:
+            assert stderr == "", (delay, stderr)
+        outcomes.add(process.returncode)
+        assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", "README", "dist"]
+        assert sorted(p.name for p in outdir.iterdir())[0] == ".seance-synth"
+        assert git(repo, "status", "--porcelain") == ""
+    assert outcomes == {0, 1}  # both sides of the write were hit

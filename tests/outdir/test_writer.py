@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,8 +24,8 @@ from lib.outdir import (
 )
 from lib.outdir.stamp import STAMP_NAME, stamp_text
 from lib.output import RenderedFile
-from tests.helpers import AgeKey, clean_env, run_cli, tree_bytes
-from tests.outdir.scenario import previous_output, tree
+from tests.helpers import PROJECT_ROOT, AgeKey, clean_env, run_cli, tree_bytes
+from tests.outdir.scenario import assert_refused, previous_output, tree
 
 NAMES = ("00-namespace.k8s.yaml", "10-secrets.k8s.yaml", "20-gateway.k8s.yaml")
 
@@ -214,3 +217,126 @@ def test_writer_links_for_the_cdk8s_cli_fail_as_one_sentence(tmp_path: Path) -> 
         link_into(tmp_path / "cli-out", outdir, files)
     link_into(tmp_path / "links", outdir, files)
     assert (tmp_path / "links" / NAMES[1]).resolve() == outdir / NAMES[1]
+
+
+def test_writer_cdk8s_links_never_replace_a_users_file(
+    fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    """A stray CDK8S_OUTDIR naming a directory of the user's: their file stays a file."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "20-gateway.k8s.yaml").write_text("mine\n")
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), CDK8S_OUTDIR=str(notes))
+    args = ("--secrets", str(fixture_secrets), "--outdir", str(tmp_path / "out"))
+    result = run_cli(*args, env=env)
+    assert_refused(
+        result, f"{notes / '20-gateway.k8s.yaml'} is already there and is not a link into"
+    )
+    assert (notes / "20-gateway.k8s.yaml").read_text() == "mine\n"
+    assert not (notes / "20-gateway.k8s.yaml").is_symlink()
+
+    links = tmp_path / "links"
+    for _ in range(2):  # its own links are replaced, run after run
+        result = run_cli(*args, env={**env, "CDK8S_OUTDIR": str(links)})
+        assert result.returncode == 0, result.stderr
+    assert (links / "20-gateway.k8s.yaml").resolve() == tmp_path / "out" / "20-gateway.k8s.yaml"
+
+
+def run_after_swap(
+    change: Callable[[Path], None], outdir: Path, secrets: Path, key: AgeKey, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI, paused just after the swap; ``change`` is applied to the staging path
+    (the previous output now), then the synth goes on to remove it."""
+    ready = tmp_path / "ready"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.outdir.paused_entry",
+            str(ready),
+            "after-swap",
+            "--secrets",
+            str(secrets),
+            "--outdir",
+            str(outdir),
+        ],
+        cwd=PROJECT_ROOT,
+        env=clean_env(SOPS_AGE_KEY_FILE=str(key.key_file), HOME=str(tmp_path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    change(outdir.parent / ready.read_text())
+    Path(f"{ready}.go").touch()
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def test_writer_a_file_added_during_the_synth_is_told_not_lost(
+    fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    outdir = previous_output(tmp_path / "area" / "dist", fixture_secrets)
+    staging: list[Path] = []
+
+    def add_notes(previous: Path) -> None:
+        staging.append(previous)
+        (previous / "notes.txt").write_text("mine\n")
+
+    result = run_after_swap(add_notes, outdir, fixture_secrets, age_key, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {outdir}/" in result.stdout
+    (line,) = result.stderr.splitlines()
+    assert line == (
+        f"warning: wrote {outdir}, but notes.txt, added to it during the synth, is now in the "
+        f"previous output directory {staging[0]}, which stays because this tool deletes only "
+        "what it wrote: move what you need out of it, then delete it"
+    )
+    assert sorted(p.name for p in staging[0].iterdir()) == ["notes.txt"]  # no secrets left
+
+
+def test_writer_never_deletes_through_a_link_swapped_in_during_the_synth(
+    fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    """The previous output's path is replaced by a link to a directory of the user's, stamped
+    and named like an output: what it points to must not be touched."""
+    outdir = previous_output(tmp_path / "area" / "dist", fixture_secrets)
+    victim = previous_output(tmp_path / "victim", fixture_secrets)
+    before = tree(victim)
+
+    def swap_for_a_link(previous: Path) -> None:
+        previous.rename(tmp_path / "moved-away")
+        previous.symlink_to(victim)
+
+    result = run_after_swap(swap_for_a_link, outdir, fixture_secrets, age_key, tmp_path)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"warning: wrote {outdir}, but ")
+    assert "was replaced by something else during the synth, so nothing was removed" in line
+    assert tree(victim) == before
+
+
+def test_writer_an_existing_output_directory_keeps_its_owner_group_and_mode(
+    fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    """As root (the test runner): `mkdir out; chown nobody:nogroup out; chmod 2770 out`."""
+    assert os.geteuid() == 0, "this test runs as root, like `make test` here"
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    os.chown(outdir, 65534, 65534)
+    outdir.chmod(0o2770)
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file))
+    for _ in range(2):  # empty, then holding our stamp
+        result = run_cli("--secrets", str(fixture_secrets), "--outdir", str(outdir), env=env)
+        assert result.returncode == 0, result.stderr
+        info = os.stat(outdir)
+        assert (info.st_uid, info.st_gid, oct(stat.S_IMODE(info.st_mode))) == (
+            65534,
+            65534,
+            "0o2770",
+        )
+        assert (outdir / ".seance-synth").exists()

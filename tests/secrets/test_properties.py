@@ -24,7 +24,7 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from lib.errors import SynthError
+from lib.errors import SynthError, printable
 from lib.secrets.encrypted_file import SOPS_CIPHERTEXT, EncryptedFile, inspect_encrypted_file
 from lib.secrets.model import (
     MASTER_KEY,
@@ -382,6 +382,17 @@ def leaf_paths(node: object, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str
         yield prefix
 
 
+def _key_names(node: object) -> Iterator[str]:
+    """Every map key at any depth, empty collections' keys included."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from _key_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _key_names(item)
+
+
 def leaves(node: object) -> Iterator[object]:
     if isinstance(node, dict):
         for value in node.values():
@@ -460,6 +471,8 @@ def test_inspect_yaml_fails_only_with_synth_error_and_never_quotes_a_value(
         and {"mac", "lastmodified"} <= metadata.keys()
         and bool(paths)
         and all(_passes_inspection(leaf) for leaf in leaves(secrets))
+        # Key names with control or format characters are refused (they reach error lines).
+        and all(printable(name) == name for name in _key_names(secrets))
     )
     event(f"accepted: {acceptable}")
     if acceptable:

@@ -1,0 +1,98 @@
+"""``python -m tests.outdir.paused_entry READY POINT ARGS...``: main.py's own run, paused.
+
+Like ``paused_synth``, but through ``lib.entry.run`` (what main.py calls), so the signal
+handlers are installed before the synthesizer is imported and kept until exit. At POINT the
+process writes READY and waits until a signal has arrived (an interrupting one raises out of
+the wait; a noted one ends it), so a test can signal at a known moment:
+
+- ``import``: while ``lib.cli`` is being imported (the ~0.1 s before the synth's window);
+- ``before-swap``: in the write, with jsii's Node process alive;
+- ``after-swap``: the output swapped in, the previous one at the staging path (READY holds its
+  name); it waits for READY + ``.go`` instead of a signal, so a test can change that path;
+- ``after-write``: the output complete, the report not printed yet;
+- ``at-exit``: in an ``atexit`` callback that runs just before jsii stops its Node process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sys
+import time
+from collections.abc import Callable, Sequence
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+import lib.entry
+
+
+def wait_for_signal(ready: Path, point: str) -> None:
+    ready.write_text(point)
+    deadline = time.monotonic() + 60
+    while lib.entry.received_signal() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+class _PauseAtImport:
+    """A meta path finder that pauses when ``lib.cli`` is first looked up, then finds nothing
+    (the ordinary finders import it)."""
+
+    def __init__(self, ready: Path) -> None:
+        self.ready = ready
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name == "lib.cli":
+            sys.meta_path.remove(self)
+            wait_for_signal(self.ready, "import")
+        return None
+
+
+def paused_run(ready: Path, point: str) -> int:
+    if point == "import":
+        sys.meta_path.insert(0, _PauseAtImport(ready))
+    elif point == "before-swap":
+        from lib.outdir import exchange
+
+        swap = exchange.exchange_entries
+
+        def paused_exchange(directory_fd: int, first: str, second: str) -> None:
+            wait_for_signal(ready, point)
+            swap(directory_fd, first, second)
+
+        exchange.exchange_entries = paused_exchange
+    elif point == "after-swap":
+        from lib.outdir import exchange
+
+        swap_first = exchange.exchange_entries
+
+        def exchange_then_wait(directory_fd: int, first: str, second: str) -> None:
+            swap_first(directory_fd, first, second)
+            ready.write_text(first)
+            go, deadline = Path(f"{ready}.go"), time.monotonic() + 60
+            while not go.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+        exchange.exchange_entries = exchange_then_wait
+    else:
+        from lib import cli
+
+        print_report: Callable[..., int] = cli._print_report
+
+        def paused_report(*args: object, **kwargs: object) -> int:
+            if point == "after-write":
+                wait_for_signal(ready, point)
+                return print_report(*args, **kwargs)
+            code = print_report(*args, **kwargs)
+            atexit.register(wait_for_signal, ready, point)  # runs before jsii's own stop
+            return code
+
+        cli._print_report = paused_report
+    return lib.entry.run()
+
+
+if __name__ == "__main__":
+    ready_file, pause_point, *arguments = sys.argv[1:]
+    sys.argv = [sys.argv[0], *arguments]
+    sys.exit(paused_run(Path(ready_file), pause_point))
