@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,9 @@ from lib.outdir.stamp import STAMP_NAME, foreign_entries, remove_owned, stamp_te
 from lib.output import PRIVATE_MODE, PUBLIC_MODE, RenderedFile
 
 _STAGING = ".{name}.staging-"
+# How long the previous output stays whole after the exchange, for readers already inside it.
+# Far longer than listing a directory takes; short next to a synth (about a second).
+PREVIOUS_OUTPUT_GRACE_SECONDS = 0.1
 # tempfile.mkdtemp's random part: 8 characters of this alphabet.
 _STAGING_SUFFIX = re.compile(r"[a-z0-9_]{8}\Z")
 _ADVICE = {
@@ -107,6 +111,10 @@ def write_output(target: OutputTarget, files: Sequence[RenderedFile]) -> tuple[s
                 _discard(staging)  # the partial new output, or the previous one after the swap
                 raise
             if previous is not None:
+                # A reader that opened the previous directory just before the exchange (Tilt
+                # or kubectl between opendir and reading its entries) would otherwise watch it
+                # being emptied and see no manifests at all: let such a reader finish first.
+                time.sleep(PREVIOUS_OUTPUT_GRACE_SECONDS)
                 return _remove_previous(target, staging)
     except OSError as exc:
         raise _os_failure(exc, target.shown) from None
