@@ -1,5 +1,12 @@
 """The floor: a bare cdk8s-plus-28 program that builds exactly the objects of the dev synth.
 
+Those are: the restricted Namespace; the two Secrets; LiteLLM (ConfigMap with the dev config,
+hardened Deployment with its Redis variables, Service, Ingress); the in-cluster Valkey
+(Deployment, Service); the consumer app ``backend``; the NetworkPolicies (default deny, and
+ingress to LiteLLM, to backend and to Valkey). Dev runs one replica
+with no metrics, so the PodDisruptionBudget, autoscaler, metrics port and ServiceMonitor of prod
+are not among them.
+
 No SOPS, no checks, no lib/: every value is hard-coded, including the public demo values of the
 committed example ``secrets/secrets.yaml`` and the digests our synth derives from them, so its
 output parses to the very objects ``python main.py`` writes (``benchmarks/run.py`` compares them).
@@ -7,17 +14,21 @@ Construct ids mirror ours because cdk8s derives the selector label ``cdk8s.io/me
 from the construct path.
 
     python benchmarks/bare_cdk8s_plus.py --outdir DIR [--apps N] [--writer synth|json]
+                                         [--gc-freeze] [--timings]
 
 ``--apps N`` adds N consumer apps like ``backend`` (``benchmarks/ours_driver.py`` adds the same
 ones to ours). ``--writer synth`` (default) is ``App.synth()``: cdk8s renders the YAML in Node
 and writes one file per chart. ``--writer json`` is what ours does instead: ``Chart.to_json()``
 per chart, dumped with PyYAML in Python. ``--timings`` prints the phases as one JSON line,
 with the wall-clock times ``main`` started and ended (``run.py`` splits start-up and exit off).
+``--gc-freeze`` ends with ``gc.freeze()`` as our ``main.py`` does, for the comparison of like
+with like.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import os
@@ -30,10 +41,14 @@ from typing import Any
 NAMESPACE = "seance"
 LITELLM_IMAGE = "ghcr.io/berriai/litellm-non_root:v1.106.2"
 APP_IMAGE = "docker.io/hashicorp/http-echo:1.0.0"
+VALKEY_IMAGE = "docker.io/valkey/valkey:8.1.1"
 APP_PORT = 5678
 LITELLM_PORT = 4000
 HOST = "backend.dev.localhost"
 PROXY_UID = 65534
+VALKEY_UID = 10001
+REDIS_PORT = 6379
+VALKEY_LABELS = {"app.kubernetes.io/name": "valkey", "app.kubernetes.io/component": "cache"}
 POD_SECURITY = {
     f"pod-security.kubernetes.io/{mode}{suffix}": value
     for mode in ("enforce", "audit", "warn")
@@ -45,25 +60,63 @@ SECRETS = {
         "LITELLM_MASTER_KEY": "sk-demo-0f4c1e2b9a7d4c6e8b3a5f1d2c4e6a8b",
         "OPENAI_API_KEY": "sk-demo-openai-not-a-real-key",
         "ANTHROPIC_API_KEY": "sk-ant-demo-not-a-real-key",
+        "OPENROUTER_API_KEY": "sk-or-v1-demo-not-a-real-key-0000000000000000",
+        "REDIS_PASSWORD": "demo-valkey-password-not-secret-7f3a9c",
     },
     "stripe": {
         "STRIPE_SECRET_KEY": "sk_test_demo_not_a_real_key",
         "STRIPE_PRICE_ID": "price_demo_0000000000",
     },
 }
+# The dev config: timeouts, a fallback to the OpenRouter default, Redis coordination and the
+# response cache in the in-cluster Valkey (addressed through the variables the pod gets).
 CONFIG_YAML = """\
 model_list:
 - model_name: gpt-4o-mini
   litellm_params:
     model: openai/gpt-4o-mini
+    timeout: 60
+    stream_timeout: 30
 - model_name: claude-sonnet
   litellm_params:
     model: anthropic/claude-sonnet-4-5
+    timeout: 120
+- model_name: openrouter-default
+  litellm_params:
+    model: openrouter/openai/gpt-4o-mini
+    timeout: 60
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
+  coordination_redis:
+    host: os.environ/REDIS_HOST
+    port: os.environ/REDIS_PORT
+    password: os.environ/REDIS_PASSWORD
+litellm_settings:
+  cache: true
+  cache_params:
+    type: redis
+    host: os.environ/REDIS_HOST
+    port: os.environ/REDIS_PORT
+    password: os.environ/REDIS_PASSWORD
+    ttl: 600
+    supported_call_types:
+    - acompletion
+    - completion
+    - atext_completion
+    - text_completion
+router_settings:
+  num_retries: 2
+  timeout: 120
+  allowed_fails: 3
+  cooldown_time: 30
+  fallbacks:
+  - gpt-4o-mini:
+    - openrouter-default
+  - claude-sonnet:
+    - openrouter-default
 """
-CONFIG_DIGEST = "52ad3fd7c5e0a7ab725d6a3a140d4d8ac38688e735cd8889f35c75df501f7b8c"
-LITELLM_SECRETS_DIGEST = "a2ff1c581d2f232205a65659741db30947681ec09cf09f5caddf2a0f9e9750e4"
+CONFIG_DIGEST = "43d588214661eb332f5d1e43c32bfc832308964220ee5121e58b2238b28d7790"
+LITELLM_SECRETS_DIGEST = "245c407462f60ec4d359ccf4ae10f96ea001d73e451965321c8a2d8fedb9ae05"
 # Every app here receives the stripe group only, so every app has backend's digest.
 STRIPE_SECRETS_DIGEST = "f688196d847cc9f200b89ef2f50ad56560d9286862ef20bff79bf2571a3ad441"
 
@@ -88,6 +141,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--apps", type=int, default=0, help="extra consumer apps (default 0)")
     parser.add_argument("--writer", choices=("synth", "json"), default="synth")
     parser.add_argument("--timings", action="store_true", help="print phases as a JSON line")
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() before exit, as main.py does"
+    )
     return parser.parse_args(argv)
 
 
@@ -202,6 +258,60 @@ def main(argv: Sequence[str] | None = None) -> int:
             name=name, ports=[kplus.ServicePort(port=APP_PORT, target_port=APP_PORT, name="http")]
         )
 
+    def tcp_probe(period: int, failures: int) -> kplus.Probe:
+        return kplus.Probe.from_tcp_socket(
+            port=REDIS_PORT,
+            period_seconds=cdk8s.Duration.seconds(period),
+            failure_threshold=failures,
+            timeout_seconds=cdk8s.Duration.seconds(2),
+        )
+
+    def valkey(scope: Construct, password: kplus.ISecret) -> None:
+        group = Construct(scope, "valkey")
+        labels = VALKEY_LABELS
+        data = kplus.Volume.from_empty_dir(
+            group, "data", "data", size_limit=cdk8s.Size.mebibytes(64)
+        )
+        deployment = kplus.Deployment(
+            group,
+            "deployment",
+            metadata=cdk8s.ApiObjectMetadata(name="valkey", labels=labels),
+            replicas=1,
+            pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
+            security_context=restricted_pod(VALKEY_UID),
+            automount_service_account_token=False,
+            containers=[
+                kplus.ContainerProps(
+                    name="valkey",
+                    image=VALKEY_IMAGE,
+                    image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+                    command=["valkey-server"],
+                    args=[
+                        *("--port", str(REDIS_PORT), "--requirepass", "$(REDIS_PASSWORD)"),
+                        *("--save", "", "--appendonly", "no", "--dir", "/data"),
+                        *("--maxmemory", "128mb", "--maxmemory-policy", "allkeys-lru"),
+                    ],
+                    ports=[kplus.ContainerPort(number=REDIS_PORT, name="redis")],
+                    env_variables={
+                        "REDIS_PASSWORD": kplus.EnvValue.from_secret_value(
+                            kplus.SecretValue(secret=password, key="REDIS_PASSWORD")
+                        )
+                    },
+                    volume_mounts=[kplus.VolumeMount(path="/data", volume=data)],
+                    security_context=restricted(VALKEY_UID),
+                    startup=tcp_probe(2, 30),
+                    liveness=tcp_probe(10, 3),
+                    readiness=tcp_probe(5, 2),
+                    resources=resources(50, 160, 192),
+                )
+            ],
+        )
+        pod_seccomp(deployment)
+        deployment.expose_via_service(
+            name="valkey",
+            ports=[kplus.ServicePort(port=REDIS_PORT, target_port=REDIS_PORT, name="redis")],
+        )
+
     app = cdk8s.App(outdir=str(args.outdir))
     namespace_chart = cdk8s.Chart(app, "namespace", disable_resource_name_hashes=True)
     kplus.Namespace(
@@ -265,13 +375,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args=["--config", "/etc/litellm/config.yaml", "--port", str(LITELLM_PORT)],
                 ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
                 env_from=[kplus.Env.from_secret(secrets["litellm"])],
-                env_variables={"GRACEFUL_SHUTDOWN_TIMEOUT": kplus.EnvValue.from_value("30")},
+                env_variables={
+                    name: kplus.EnvValue.from_value(value)
+                    for name, value in (
+                        ("TMPDIR", "/tmp"),  # noqa: S108 - the emptyDir mounted there
+                        ("LITELLM_UI_PATH", "/var/lib/litellm/ui/served"),
+                        ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
+                        ("GRACEFUL_SHUTDOWN_TIMEOUT", "30"),
+                        ("REDIS_HOST", "valkey"),
+                        ("REDIS_PORT", str(REDIS_PORT)),
+                    )
+                },
                 volume_mounts=[
                     kplus.VolumeMount(path="/etc/litellm", volume=config_volume, read_only=True),
                     kplus.VolumeMount(
                         path="/tmp",  # noqa: S108 - the container's own /tmp, an emptyDir
                         volume=kplus.Volume.from_empty_dir(
                             litellm, "tmp-volume", "tmp", size_limit=cdk8s.Size.mebibytes(256)
+                        ),
+                    ),
+                    kplus.VolumeMount(
+                        path="/var/lib/litellm/ui",
+                        volume=kplus.Volume.from_empty_dir(
+                            litellm, "ui-volume", "ui", size_limit=cdk8s.Size.mebibytes(64)
                         ),
                     ),
                 ],
@@ -291,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name="litellm",
         ports=[kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")],
     )
+    valkey(gateway_chart, secrets["litellm"])
     ingress = kplus.Ingress(
         Construct(gateway_chart, "ingress"),
         "ingress",
@@ -300,6 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             annotations={
                 "nginx.ingress.kubernetes.io/use-regex": "true",
                 "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+                "nginx.ingress.kubernetes.io/proxy-body-size": "25m",
+                "nginx.ingress.kubernetes.io/proxy-read-timeout": "794",
+                "nginx.ingress.kubernetes.io/proxy-send-timeout": "794",
             },
         ),
         class_name="nginx",
@@ -354,6 +484,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ingress": [{"from": [controller], "ports": [{"protocol": "TCP", "port": APP_PORT}]}],
         },
     )
+    network_policy(
+        network,
+        "valkey-ingress",
+        {
+            "podSelector": {"matchLabels": VALKEY_LABELS},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": labels}}],
+                    "ports": [{"protocol": "TCP", "port": REDIS_PORT}],
+                }
+            ],
+        },
+    )
     marks[BUILD] = time.perf_counter()
 
     if args.writer == "synth":
@@ -382,6 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python_max_rss_mib": _python_max_rss_mib(),
         }
         print(json.dumps(report), flush=True)
+    if args.gc_freeze:
+        gc.freeze()
     return 0
 
 

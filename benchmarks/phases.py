@@ -13,6 +13,7 @@ shared with ``benchmarks/bare_cdk8s_plus.py --timings`` carry the same names.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -38,8 +39,10 @@ CHECKS = (
     "decrypt (one sops run)",
     "parse_secrets",
     "wire",
+    "_check_redis_password",
     "check_proxy_config",
     "secrets digests (HMAC)",
+    "check_jsii_can_start",
 )
 REFUSE_CIPHERTEXT = "refuse_ciphertext"
 
@@ -68,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with phase(IMPORT_LIB):
         from benchmarks.ours_driver import environments_with_apps
         from lib.environments import environment_named
+        from lib.jsii_runtime import check_jsii_can_start, node_failures_told
         from lib.outdir import prepare_output, write_output
         from lib.output import RenderedFile, refuse_ciphertext, render
         from lib.proxy_config.checks import check_proxy_config
@@ -75,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lib.secrets.encrypted_file import inspect_encrypted_file
         from lib.secrets.model import parse_secrets
         from lib.secrets.sops import decrypt
-        from lib.synthesis import _display, _secrets_digests
+        from lib.synthesis import _check_redis_password, _display, _secrets_digests
         from lib.wiring import wire
 
     environments = environments_with_apps(args.apps)
@@ -94,41 +98,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = parse_secrets(document, secrets_path, environment.litellm_group)
     with phase("wire"):
         wiring = wire(environment, secrets)
+    litellm_keys = wiring.keys_reaching(secrets, wiring.litellm_groups)
+    where = f"lib/environments.py, environment '{environment.name}'"
+    secrets_hint = f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`"
+    with phase("_check_redis_password"):
+        _check_redis_password(environment, litellm_keys, where, secrets_hint)
     with phase("check_proxy_config"):
         check_proxy_config(
             environment.proxy_config(),
-            (
-                *wiring.keys_reaching(secrets, wiring.litellm_groups),
-                *environment.litellm_env(),
-                *environment.litellm_secret_env(),
-            ),
-            where=f"lib/environments.py, environment '{environment.name}'",
-            secrets_hint=f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`",
+            (*litellm_keys, *environment.litellm_env(), *environment.litellm_secret_env()),
+            where=where,
+            secrets_hint=secrets_hint,
         )
     with phase("secrets digests (HMAC)"):
         digests = _secrets_digests(secrets, wiring)
 
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    with phase(IMPORT_CDK8S):
-        import cdk8s
-        import cdk8s_plus_28  # noqa: F401 - imported for its cost: it loads its assembly into Node
-        import constructs  # noqa: F401
-    with phase(IMPORT_CHARTS):
-        from charts.manifests import build_manifests
+    with phase("check_jsii_can_start"):
+        check_jsii_can_start()
+    # synthesize() wraps everything that talks to Node in node_failures_told(); so does this.
+    with node_failures_told():
+        with phase(IMPORT_CDK8S):
+            import cdk8s
+            import cdk8s_plus_28  # noqa: F401 - imported for its cost: it loads its assembly
+            import constructs  # noqa: F401
+        with phase(IMPORT_CHARTS):
+            from charts.manifests import build_manifests
 
-    # build_manifests builds the constructs and calls Chart.to_json once per chart: time those
-    # calls apart, so that building compares with the bare program's building.
-    to_json: Callable[[Any], Any] = cdk8s.Chart.to_json
+        # build_manifests builds the constructs and calls Chart.to_json once per chart: time
+        # those calls apart, so that building compares with the bare program's building.
+        to_json: Callable[[Any], Any] = cdk8s.Chart.to_json
 
-    def timed_to_json(chart: Any) -> Any:
-        with phase(TO_JSON):
-            return to_json(chart)
+        def timed_to_json(chart: Any) -> Any:
+            with phase(TO_JSON):
+                return to_json(chart)
 
-    cdk8s.Chart.to_json = timed_to_json  # type: ignore[method-assign,assignment]
-    started = time.perf_counter()
-    manifests = build_manifests(environment, secrets, wiring, digests)
-    phase.seconds[BUILD] = time.perf_counter() - started - phase.seconds[TO_JSON]
-    cdk8s.Chart.to_json = to_json  # type: ignore[method-assign,assignment]
+        cdk8s.Chart.to_json = timed_to_json  # type: ignore[method-assign,assignment]
+        started = time.perf_counter()
+        manifests = build_manifests(environment, secrets, wiring, digests)
+        phase.seconds[BUILD] = time.perf_counter() - started - phase.seconds[TO_JSON]
+        cdk8s.Chart.to_json = to_json  # type: ignore[method-assign,assignment]
 
     files = []
     for manifest in manifests:
@@ -153,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "python_max_rss_mib": python_max_rss_mib,
     }
     print(json.dumps(report), flush=True)
+    gc.freeze()  # as main.py does: the exit phase is then main.py's
     return 0
 
 

