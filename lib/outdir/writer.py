@@ -114,7 +114,11 @@ def write_output(target: OutputTarget, files: Sequence[RenderedFile]) -> tuple[s
                 # A reader that opened the previous directory just before the exchange (Tilt
                 # or kubectl between opendir and reading its entries) would otherwise watch it
                 # being emptied and see no manifests at all: let such a reader finish first.
-                time.sleep(PREVIOUS_OUTPUT_GRACE_SECONDS)
+                try:
+                    time.sleep(PREVIOUS_OUTPUT_GRACE_SECONDS)
+                except BaseException:  # a signal: the new output is in place, clean up anyway
+                    _remove_previous(target, staging)
+                    raise
                 return _remove_previous(target, staging)
     except OSError as exc:
         raise _os_failure(exc, target.shown) from None
