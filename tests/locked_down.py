@@ -42,9 +42,17 @@ SCRATCH_BYTES = 4 * 1024 * 1024
 NEW_ROOT = "root"
 
 
-def command(container: ContainerProcess, argv: Sequence[str], scratch: Path) -> list[str]:
+def command(
+    container: ContainerProcess, argv: Sequence[str], scratch: Path, *, keep: Sequence[Path] = ()
+) -> list[str]:
     """The argv that runs ``argv`` locked down as ``container`` says; ``scratch`` is an empty
-    directory of the caller's that the namespace covers with a tmpfs holding the new root."""
+    directory of the caller's that the namespace covers with a tmpfs holding the new root.
+
+    ``keep``: host directories the program is installed in (the checkout with its proxy venv).
+    In a pod they are the image's files; here, when a checkout lies below an emptyDir's path
+    (a clone in /tmp), the emptyDir's tmpfs would hide them, so they are bound back, read-only,
+    at their own paths inside it (``kept_entries`` says which names that adds to an emptyDir).
+    """
     if not container.read_only_root_filesystem:
         raise UnsupportedPodSpec("only a container with readOnlyRootFilesystem runs locked down")
     if not container.run_as_non_root or not container.user or container.group is None:
@@ -108,10 +116,39 @@ def command(container: ContainerProcess, argv: Sequence[str], scratch: Path) -> 
         f"mount -t tmpfs -o size={m.size_bytes},mode=0777 {_q(m.name)} {_q(inside(target))}"
         for m, target in zip(container.writable_mounts, writable_targets, strict=True)
     ]
+    for path in _kept_below_emptydirs(container, keep):
+        lines += [
+            f"mkdir -p {_q(inside(path))}",
+            f"mount --bind {_q(path)} {_q(inside(path))}",
+            f"mount -o remount,bind,ro {_q(inside(path))}",
+        ]
     lines += [f'exec {_tool("chroot")} {_q(root)} {shlex.join(as_user(container))} -- "$@"']
     script = "\n".join(lines)
     unshare = _tool("unshare")
     return [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh", *argv]
+
+
+def kept_entries(container: ContainerProcess, keep: Sequence[Path]) -> dict[str, set[str]]:
+    """Per emptyDir path, the names ``command`` adds to it to bind ``keep`` back: not written
+    by the program, so a check of what it wrote leaves them out."""
+    entries: dict[str, set[str]] = {m.path: set() for m in container.writable_mounts}
+    for mount in container.writable_mounts:
+        target = _resolved(mount.path)
+        for path in _kept_below_emptydirs(container, keep):
+            if _strictly_below(path, target):
+                entries[mount.path].add(PurePosixPath(path).relative_to(target).parts[0])
+    return entries
+
+
+def _kept_below_emptydirs(container: ContainerProcess, keep: Sequence[Path]) -> list[str]:
+    targets = [_resolved(m.path) for m in container.writable_mounts]
+    kept = []
+    for path in (os.path.realpath(k) for k in keep):
+        if path in targets:
+            raise UnsupportedPodSpec(f"{path} is an emptyDir's own path: move the checkout")
+        if any(_strictly_below(path, target) for target in targets):
+            kept.append(path)
+    return kept
 
 
 def as_user(container: ContainerProcess) -> list[str]:

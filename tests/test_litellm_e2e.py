@@ -32,7 +32,7 @@ from lib.litellm_runtime import PROXY_GID, PROXY_UID, RUNTIME_ENV, UI_MOUNT
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.synthesis import SynthRequest, synthesize
 from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, PROJECT_ROOT, AgeKey, encrypt_document
-from tests.locked_down import command, in_namespace_of
+from tests.locked_down import command, in_namespace_of, kept_entries
 from tests.pod_runtime import ContainerProcess, compose
 from tests.proxy_harness import (
     OFFLINE,
@@ -211,7 +211,9 @@ def proxy(
     }
     scratch = work / "scratch"
     scratch.mkdir()
-    locked_down = command(container, [str(PROXY_BIN), *args, "--host", "127.0.0.1"], scratch)
+    locked_down = command(
+        container, [str(PROXY_BIN), *args, "--host", "127.0.0.1"], scratch, keep=[PROJECT_ROOT]
+    )
     log = work / "proxy.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
@@ -320,8 +322,14 @@ def test_e2e_proxy_writes_only_what_was_measured_into_its_emptydirs(proxy: Runni
     """lib/litellm_runtime.py's list, checked: the UI copy in its mount, nothing left in /tmp,
     and no refused write in the log (everything else is read-only, so one would show)."""
     root = Path(f"/proc/{proxy.pid}/root")
+    # A checkout below an emptyDir's path (a clone in /tmp) is bound back into it: not written.
+    kept = kept_entries(proxy.container, [PROJECT_ROOT])
     written = {
-        mount.path: sorted(p.name for p in (root / mount.path.lstrip("/")).iterdir())
+        mount.path: sorted(
+            p.name
+            for p in (root / mount.path.lstrip("/")).iterdir()
+            if p.name not in kept[mount.path]
+        )
         for mount in proxy.container.writable_mounts
     }
     ui_copy = proxy.container.env["LITELLM_UI_PATH"]

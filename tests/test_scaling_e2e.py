@@ -240,7 +240,7 @@ def _start_locked_down(
     log = work / f"{name}.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            command(container, argv, scratch),
+            command(container, argv, scratch, keep=[PROJECT_ROOT]),
             cwd="/",
             env=dict(env),
             stdout=log_file,
