@@ -32,8 +32,8 @@ from lib.output import PRIVATE_MODE, PUBLIC_MODE, RenderedFile
 
 _STAGING = ".{name}.staging-"
 # How long the previous output stays whole after the exchange, for readers already inside it.
-# Far longer than listing a directory takes; short next to a synth (about a second).
-PREVIOUS_OUTPUT_GRACE_SECONDS = 0.1
+# A thousand times longer than listing a directory takes; short next to a synth (half a second).
+PREVIOUS_OUTPUT_GRACE_SECONDS = 0.02
 # tempfile.mkdtemp's random part: 8 characters of this alphabet.
 _STAGING_SUFFIX = re.compile(r"[a-z0-9_]{8}\Z")
 _ADVICE = {
