@@ -75,3 +75,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def process_status(pid: int) -> dict[str, str]:
+    """``/proc/<pid>/status`` as a mapping: the ids, groups, privileges of a running process."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}

@@ -41,6 +41,7 @@ from tests.proxy_harness import (
     _wait_until_live,
     free_port,
     http,
+    process_status,
 )
 
 # What the proxy's log says when a write is refused; none may appear.
@@ -300,14 +301,9 @@ def test_e2e_proxy_log_holds_no_secret_value(proxy: RunningProxy) -> None:
             assert value not in log
 
 
-def _status(pid: int) -> dict[str, str]:
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
-
-
 def test_e2e_proxy_runs_as_the_deployments_user_without_privileges(proxy: RunningProxy) -> None:
     assert (proxy.container.user, proxy.container.group) == (PROXY_UID, PROXY_GID)
-    status = _status(proxy.pid)
+    status = process_status(proxy.pid)
     assert "litellm" in Path(f"/proc/{proxy.pid}/cmdline").read_text()
     assert status["Uid"].split() == [str(PROXY_UID)] * 4
     assert status["Gid"].split() == [str(PROXY_GID)] * 4

@@ -62,6 +62,7 @@ from tests.proxy_harness import (
     _wait_until_live,
     free_port,
     http,
+    process_status,
 )
 from tests.test_litellm_e2e import WRITE_REFUSED
 
@@ -544,11 +545,6 @@ def test_scaling_proxy_logs_hold_no_secret_value(cluster: Cluster) -> None:
                 assert value not in log
 
 
-def _status(pid: int) -> dict[str, str]:
-    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    return {key: value.strip() for key, _, value in (line.partition(":") for line in lines)}
-
-
 def test_scaling_every_process_runs_as_its_deployment_says(cluster: Cluster) -> None:
     """Valkey as its high uid, each replica as the proxy's; no privileges, no capabilities,
     only the pod's fsGroup as a supplementary group."""
@@ -558,7 +554,7 @@ def test_scaling_every_process_runs_as_its_deployment_says(cluster: Cluster) -> 
     }
     assert users == {"valkey": (VALKEY_UID, VALKEY_UID), "litellm": {(PROXY_UID, PROXY_GID)}}
     for process in cluster.processes:
-        status = _status(process.pid)
+        status = process_status(process.pid)
         container = process.container
         assert status["Uid"].split() == [str(container.user)] * 4
         assert status["Gid"].split() == [str(container.group)] * 4

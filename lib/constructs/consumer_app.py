@@ -58,26 +58,8 @@ class ConsumerApp(Construct):
                     security_context=restricted_container_security(
                         user=spec.run_as_user, group=spec.run_as_user
                     ),
-                    readiness=(
-                        http_probe(
-                            probes.readiness_path,
-                            spec.port,
-                            period_seconds=probes.period_seconds,
-                            failure_threshold=probes.failure_threshold,
-                        )
-                        if probes
-                        else None
-                    ),
-                    liveness=(
-                        http_probe(
-                            probes.liveness_path,
-                            spec.port,
-                            period_seconds=probes.period_seconds,
-                            failure_threshold=probes.failure_threshold,
-                        )
-                        if probes
-                        else None
-                    ),
+                    readiness=_probe(probes.readiness_path, spec.port, probes) if probes else None,
+                    liveness=_probe(probes.liveness_path, spec.port, probes) if probes else None,
                     resources=resources(
                         cpu_request_millis=50, memory_request_mib=64, memory_limit_mib=256
                     ),
@@ -89,3 +71,9 @@ class ConsumerApp(Construct):
             name=spec.name,
             ports=[kplus.ServicePort(port=spec.port, target_port=spec.port, name="http")],
         )
+
+
+def _probe(path: str, port: int, probes: HttpProbes) -> kplus.Probe:
+    return http_probe(
+        path, port, period_seconds=probes.period_seconds, failure_threshold=probes.failure_threshold
+    )
