@@ -54,6 +54,8 @@ _SOPS_TYPE_NAMES = {
     "time": "a date or timestamp",
     "bytes": "binary data",
 }
+# How the quoted value looks, per sops type, for the "quote it" advice.
+_QUOTED_EXAMPLES = {"int": '"100"', "float": '"1.5"', "bool": '"true"', "time": '"2025-01-01"'}
 
 
 _STANDARD_TAGS = frozenset(
@@ -513,10 +515,12 @@ def _check_leaf(path: Path, key_path: tuple[str, ...], leaf: str | None) -> None
     kind = match.group("type")
     if kind != "str":
         what = _SOPS_TYPE_NAMES.get(kind, f"type '{kind}'")
+        example = _QUOTED_EXAMPLES.get(kind, '"..."')
         raise SynthError(
             f"{where} in {path} was encrypted as {what}, not a string (sops reads an unquoted "
             f"value by its look): quote the value with `sops {path}`, "
-            'e.g. KEY: "2025-01-01", so it reaches the Secret exactly as written'
+            f"e.g. KEY: {example}, so it reaches the Secret "
+            "exactly as written"
         )
 
 

@@ -245,22 +245,22 @@ def test_encrypted_file_yaml_markup_is_refused(tmp_path: Path, body: str, expect
 
 
 @pytest.mark.parametrize(
-    ("kind", "what"),
+    ("kind", "what", "example"),
     [
-        ("int", "a number"),
-        ("float", "a number"),
-        ("bool", "a boolean"),
-        ("time", "a date or timestamp"),
-        ("bytes", "binary data"),
+        ("int", "a number", '"100"'),
+        ("float", "a number", '"1.5"'),
+        ("bool", "a boolean", '"true"'),
+        ("time", "a date or timestamp", '"2025-01-01"'),
+        ("bytes", "binary data", '"..."'),
     ],
 )
 def test_encrypted_file_value_sops_typed_as_non_string_is_refused(
-    tmp_path: Path, kind: str, what: str
+    tmp_path: Path, kind: str, what: str, example: str
 ) -> None:
     path = sops_file(tmp_path, f"g:\n    K: {ENC_STR.replace('type:str', f'type:{kind}')}\n")
     assert error_of(path) == (
         f"g.K in {path} was encrypted as {what}, not a string (sops reads an unquoted value by "
-        f'its look): quote the value with `sops {path}`, e.g. KEY: "2025-01-01", so it reaches '
+        f"its look): quote the value with `sops {path}`, e.g. KEY: {example}, so it reaches "
         "the Secret exactly as written"
     )
 

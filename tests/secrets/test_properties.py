@@ -602,7 +602,7 @@ def _where_messages(path: Path) -> list[str]:
         r"restore the file from git",
         rf"(?P<where>.*) in {p} was encrypted as (a number|a boolean|a date or timestamp|"
         rf"binary data|type '[a-z]+'), not a string \(sops reads an unquoted value by its "
-        rf"look\): quote the value with `sops {p}`, e.g. KEY: \"2025-01-01\", so it reaches "
+        rf"look\): quote the value with `sops {p}`, e.g. KEY: \"[^\"]*\", so it reaches "
         r"the Secret exactly as written",
         rf"secrets file {p} defines (?P<where>.*) twice {line}: sops refuses duplicate keys; "
         rf"keep one with `sops {p}`",
