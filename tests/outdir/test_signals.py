@@ -20,13 +20,20 @@ IGNORE_OUTPUT = "/dist/\n/.dist.*\n"
 
 
 def start_paused(
-    point: str, ready: Path, secrets: Path, outdir: Path, env: dict[str, str], group: bool = False
+    point: str,
+    ready: Path,
+    secrets: Path,
+    outdir: Path,
+    env: dict[str, str],
+    group: bool = False,
+    module: str = "paused_synth",
 ) -> subprocess.Popen[str]:
+    """The synth as ``tests.outdir.<module>``: paused at ``point`` until ``ready`` is read."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "tests.outdir.paused_synth",
+            f"tests.outdir.{module}",
             str(ready),
             point,
             "--secrets",
@@ -144,25 +151,8 @@ def test_signals_after_sigkill_the_next_synth_removes_what_was_left(
 def start_entry(
     point: str, ready: Path, secrets: Path, outdir: Path, env: dict[str, str]
 ) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.outdir.paused_entry",
-            str(ready),
-            point,
-            "--secrets",
-            str(secrets),
-            "--outdir",
-            str(outdir),
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
-    )
+    # Its own process group, as a terminal's Ctrl-C reaches it.
+    return start_paused(point, ready, secrets, outdir, env, group=True, module="paused_entry")
 
 
 @pytest.mark.parametrize("point", ["import", "before-swap", "after-write", "at-exit"])
