@@ -15,7 +15,11 @@ from lib.output import ManifestFile, RenderedFile, refuse_ciphertext, render
 from lib.proxy_config.checks import KeyReport, check_proxy_config
 from lib.secrets.demo_key import DEMO_RECIPIENT, PROJECT_ROOT, demo_identity_for
 from lib.secrets.digest import secrets_digest
-from lib.secrets.encrypted_file import inspect_encrypted_file, manifest_recipients
+from lib.secrets.encrypted_file import (
+    inspect_encrypted_file,
+    manifest_recipients,
+    refuse_unencrypted_secret_data,
+)
 from lib.secrets.model import SecretsDocument, parse_key_names, parse_secrets
 from lib.secrets.sops import decrypt, encrypt_manifests
 from lib.specs.image import ImageRef
@@ -150,6 +154,7 @@ def _rendered(manifest: ManifestFile, environment: Environment) -> RenderedFile:
     refuse_ciphertext(manifest.name, text)
     if manifest.sops_encrypt:
         text = encrypt_manifests(text, filename=manifest.name, config=SOPS_CONFIG)
+        refuse_unencrypted_secret_data(text, manifest.name)
         if DEMO_RECIPIENT in manifest_recipients(text) and not environment.allow_demo_key:
             raise SynthError(
                 f"{SOPS_CONFIG} encrypts {manifest.name} to the public demo key, so anyone could "

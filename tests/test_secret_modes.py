@@ -273,3 +273,33 @@ def test_modes_external_refuses_empty_maps_and_lists_as_dev_does(
     assert lines["dev"] == lines["prod"]
     name = next(iter(extra))
     assert f"'{name}'" in lines["prod"] or f"({name})" in lines["prod"] or "'L'" in lines["prod"]
+
+
+def test_modes_sops_output_sops_left_in_plaintext_is_refused(
+    fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A creation rule that misses data/stringData makes sops pass the values through: the
+    synth refuses the file instead of writing plaintext under a name that looks encrypted."""
+    config = tmp_path / "sops-config" / ".sops.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "creation_rules:\n"
+        "  - path_regex: \\.sops\\.k8s\\.yaml$\n"
+        "    encrypted_regex: ^(apiVersion)$\n"
+        f"    age: {DEMO_RECIPIENT}\n"
+    )
+    monkeypatch.setattr("lib.synthesis.SOPS_CONFIG", config)
+    environments = {"dev": replace(ENVIRONMENTS["dev"], secret_mode=SecretMode.SOPS)}
+    with pytest.raises(SynthError) as caught:
+        synthesize(
+            SynthRequest(environment="dev", outdir=tmp_path / "dist", secrets_file=fixture_secrets),
+            environments,
+        )
+    message = str(caught.value)
+    assert message.startswith(
+        "10-secrets.sops.k8s.yaml: sops left Secret 'litellm-secrets' stringData."
+    )
+    assert "unencrypted" in message
+    for value in all_values(FAKE_SECRETS):
+        assert value not in message
+    assert not (tmp_path / "dist").exists()

@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from lib.errors import SynthError, printable
+from lib.names import is_dns_label
 
 # sops writes every encrypted scalar as ENC[AES256_GCM,data:...,iv:...,tag:...,type:...]; the
 # type is what sops read the plaintext as, and it is itself plaintext.
@@ -546,3 +547,24 @@ def manifest_recipients(encrypted_yaml: str) -> frozenset[str]:
         if isinstance(document, dict) and isinstance(document.get("sops"), dict):
             recipients.update(_age_recipients(document["sops"]))
     return frozenset(recipients)
+
+
+def refuse_unencrypted_secret_data(encrypted_yaml: str, name: str) -> None:
+    """Fail closed on what sops returned: every ``data``/``stringData`` value of every Secret
+    must be sops ciphertext. A creation rule whose ``encrypted_regex`` or
+    ``unencrypted_suffix`` misses them makes sops pass the values through in plaintext, into a
+    file that looks safe to commit. Names the Secret and key, never the value."""
+    for document in yaml.safe_load_all(encrypted_yaml):
+        if not isinstance(document, dict) or document.get("kind") != "Secret":
+            continue
+        named = (document.get("metadata") or {}).get("name")
+        secret = named if isinstance(named, str) and is_dns_label(named) else "?"
+        for section in ("data", "stringData"):
+            for key, value in (document.get(section) or {}).items():
+                if not (isinstance(value, str) and SOPS_CIPHERTEXT.fullmatch(value)):
+                    raise SynthError(
+                        f"{name}: sops left Secret '{secret}' {section}.{key} unencrypted, so "
+                        "the file would hold a plaintext secret: make the creation rule for "
+                        f"{name} in .sops.yaml encrypt ^(data|stringData)$ (encrypted_regex) "
+                        "and set no unencrypted_suffix"
+                    )

@@ -134,10 +134,10 @@ def decrypt(
     except BaseException:
         _end_process_group(process)
         raise
-    completed = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-    if completed.returncode != 0:
-        raise SynthError(_failure_sentence(secrets, completed.returncode, completed.stderr))
-    return parse_decrypted(completed.stdout, secrets.path)
+    # No CompletedProcess: its repr would show stdout, which is the decrypted document.
+    if process.returncode != 0:
+        raise SynthError(_failure_sentence(secrets, process.returncode, stderr))
+    return parse_decrypted(stdout, secrets.path)
 
 
 def _end_process_group(process: subprocess.Popen[bytes]) -> None:
