@@ -83,7 +83,11 @@ class GatewayChart(cdk8s.Chart):
             valkey = Valkey(
                 self,
                 "valkey",
-                ValkeyProps(spec=environment.redis, password_secret=litellm_secret),
+                ValkeyProps(
+                    spec=environment.redis,
+                    password_secret=litellm_secret,
+                    pod_annotations=_digest_annotation(secrets_digests.get(LITELLM_POD)),
+                ),
             )
             isolated_valkey = IsolatedWorkload(
                 environment.redis.name, valkey.pod_labels, REDIS_PORT

@@ -334,6 +334,17 @@ def test_manifests_rotating_a_key_rolls_only_its_consumers(
     )
     assert pod_annotations(after, "backend") == pod_annotations(first, "backend")
 
+    # The Redis password: the proxy and the in-cluster Valkey restart together, or the proxy
+    # would present a password the running Valkey does not have.
+    redis_rotated = {
+        **FAKE_SECRETS,
+        "litellm": {**FAKE_SECRETS["litellm"], "REDIS_PASSWORD": "rotated-redis-password"},
+    }
+    after = synth_with(redis_rotated, encrypted, tmp_path, "redis")
+    for workload in ("litellm", "valkey"):
+        assert pod_annotations(after, workload) != pod_annotations(first, workload), workload
+    assert pod_annotations(after, "backend") == pod_annotations(first, "backend")
+
 
 def test_manifests_root_path_mode_keeps_the_prefix_and_tells_litellm(
     fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path

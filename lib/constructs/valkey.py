@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import cdk8s
 import cdk8s_plus_28 as kplus
@@ -25,10 +26,13 @@ SERVER_BINARY = "valkey-server"
 @dataclass(frozen=True)
 class ValkeyProps:
     """``spec``: the environment's Valkey. ``password_secret``: the Secret (the LiteLLM group's)
-    holding ``spec.password_key``; Valkey gets that one key, as ``REDIS_PASSWORD``."""
+    holding ``spec.password_key``; Valkey gets that one key, as ``REDIS_PASSWORD``.
+    ``pod_annotations``: the LiteLLM group's secrets digest, so a rotated password restarts
+    Valkey together with the proxy (else the proxy would present a password Valkey lacks)."""
 
     spec: InClusterValkey
     password_secret: kplus.ISecret
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 class Valkey(Construct):
@@ -51,7 +55,9 @@ class Valkey(Construct):
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=spec.name, labels=labels),
             replicas=1,
-            pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
+            pod_metadata=cdk8s.ApiObjectMetadata(
+                labels=labels, annotations=dict(props.pod_annotations) or None
+            ),
             security_context=restricted_pod_security(user=spec.run_as_user, group=spec.run_as_user),
             automount_service_account_token=False,
             containers=[
