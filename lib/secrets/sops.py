@@ -160,6 +160,9 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return mapping
 
 
+_NOT_JSON = object()
+
+
 def parse_decrypted(output: bytes, path: Path) -> dict[str, object]:
     """The JSON sops printed, as a document; never quotes it (it is plaintext).
 
@@ -174,7 +177,11 @@ def parse_decrypted(output: bytes, path: Path) -> dict[str, object]:
         document = json.loads(output, object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError, _DuplicateKeyError):
         # ValueError also covers invalid UTF-8 and integers too long to convert.
-        raise SynthError(failure) from None
+        document = _NOT_JSON
+    if document is _NOT_JSON:
+        # Raised outside the except block: `from None` only hides the parser's exception, which
+        # would stay attached as __context__, holding the whole decrypted output as its .doc.
+        raise SynthError(failure)
     if not isinstance(document, dict):
         raise SynthError(
             f"{path} does not hold a mapping at the top level: "

@@ -189,6 +189,10 @@ def test_sops_output_that_sops_would_not_write_is_one_sentence(output: bytes) ->
         "sops decrypted secrets.yaml but its output was not a JSON document sops would write: "
         "check that the file is a SOPS YAML or JSON file"
     )
+    # Nothing holding the decrypted output stays attached to the error (a JSONDecodeError
+    # carries the whole document), for any tool that walks exception chains.
+    assert caught.value.__context__ is None
+    assert caught.value.__cause__ is None
 
 
 def test_sops_waiting_for_a_key_command_is_told_as_waiting_for_a_key(
