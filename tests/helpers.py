@@ -25,10 +25,15 @@ FAKE_SECRETS: dict[str, dict[str, str]] = {
         "ANTHROPIC_API_KEY": "sk-ant-fixture-8b2f6e4c0a",
         "OPENROUTER_API_KEY": "sk-or-fixture-3e7a1d9c5b",
         "REDIS_PASSWORD": "redis-fixture-6c2e8a4f1d",
+        "LITELLM_SALT_KEY": "salt-fixture-9e4b1c7a2f5d8306b1e4c7a9f2d5",
+        "DATABASE_PASSWORD": "postgres-fixture-4b8e2a6c1f",
     },
     "stripe": {
         "STRIPE_SECRET_KEY": "sk_test_fixture_c4a9e1f7b3",
         "STRIPE_PRICE_ID": "price_fixture_0a1b2c3d",
+    },
+    "chatbot": {
+        "LITELLM_API_KEY": "sk-fixture-chatbot-7d3a9e1b5c2f8046",
     },
 }
 

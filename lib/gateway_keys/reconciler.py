@@ -449,6 +449,39 @@ def wait_until_ready(
         sleep(2.0)
 
 
+def wait_for_own_key(
+    base_url: str,
+    raw_key: str,
+    deadline_seconds: float,
+    *,
+    opener: Opener = _default_open,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Until the proxy accepts ``raw_key`` on ``/v1/models`` (which every valid key may call;
+    the key in the Authorization header only): an app pod's init container, so that a pod
+    started with a new or rotated value never serves before the reconciler has created its
+    key."""
+    url = base_url.rstrip("/") + "/v1/models"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {raw_key}"})  # noqa: S310
+    end = clock() + deadline_seconds
+    last = "no answer"
+    while True:
+        try:
+            with opener(request, 5.0):
+                return
+        except urllib.error.HTTPError as error:
+            last = f"answered {error.code}"
+        except (urllib.error.URLError, OSError) as error:
+            last = str(getattr(error, "reason", error))
+        if clock() >= end:
+            raise ReconcileError(
+                f"the gateway did not accept this app's key within {deadline_seconds:.0f} s "
+                f"({last}): check the litellm-keys Job's log"
+            )
+        sleep(2.0)
+
+
 def describe(action: Action) -> str:
     """One log line; tokens shortened, raw keys never shown."""
     if isinstance(action, Create):
@@ -463,7 +496,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Reconcile once. ``--dry-run`` prints the plan and writes nothing. Exit 0 when LiteLLM
     matches the declarations, 1 on anything the operator must fix (one ``error:`` line)."""
     env = os.environ if environ is None else environ
-    dry_run = "--dry-run" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    if args == ["--wait-for-own-key"]:
+        return _wait_for_own_key(env)
+    dry_run = "--dry-run" in args
     missing = [name for name in REQUIRED_VARIABLES if not env.get(name)]
     if missing:
         print(f"error: variables {', '.join(missing)} are not set", file=sys.stderr)
@@ -488,6 +524,22 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"reconciled {len(desired)} declared keys: {len(actions)} writes", flush=True)
+    return 0
+
+
+def _wait_for_own_key(env: Mapping[str, str]) -> int:
+    missing = [name for name in ("PROXY_URL", "GATEWAY_KEY") if not env.get(name)]
+    if missing:
+        print(f"error: variables {', '.join(missing)} are not set", file=sys.stderr)
+        return 1
+    try:
+        wait_for_own_key(
+            env["PROXY_URL"], env["GATEWAY_KEY"], float(env.get("READY_TIMEOUT_SECONDS", "600"))
+        )
+    except ReconcileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print("the gateway accepts this app's key", flush=True)
     return 0
 
 
