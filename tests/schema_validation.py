@@ -31,6 +31,7 @@ _SCHEMAS = Path(__file__).with_name("schemas")
 _CUSTOM_RESOURCE_SCHEMAS: dict[tuple[str, str], str] = {
     ("external-secrets.io/v1", "ExternalSecret"): "externalsecret-v1.schema.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor-v1.schema.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule-v1.schema.json",
 }
 # Schema keywords whose values are schemas (or lists or maps of them), the only places
 # strictify descends into; "default" and "enum" hold data that may look like a schema.

@@ -101,7 +101,7 @@ def test_manifests_litellm_gets_only_its_own_group(report: SynthReport) -> None:
 def test_manifests_each_app_gets_exactly_its_declared_groups(report: SynthReport) -> None:
     environment = ENVIRONMENTS[report.environment]
     for app in environment.apps:
-        wired = container(find(report, "Deployment", app.name))["envFrom"]
+        wired = container(find(report, "Deployment", app.name)).get("envFrom", [])
         assert wired == [{"secretRef": {"name": f"{g}-secrets"}} for g in app.secret_groups]
 
 
@@ -169,8 +169,15 @@ def test_manifests_services_select_their_pods(report: SynthReport) -> None:
         assert [p["targetPort"] for p in service["spec"]["ports"]] == ports
 
 
-def test_manifests_ingress_strips_the_litellm_prefix(report: SynthReport) -> None:
-    environment = ENVIRONMENTS[report.environment]
+def test_manifests_ingress_strips_the_litellm_prefix(
+    fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path
+) -> None:
+    """Prod's mode (dev keeps the prefix for its admin UI: the root-path test below)."""
+    environment = ENVIRONMENTS["prod"]
+    assert environment.path_prefix_mode is PathPrefixMode.REWRITE
+    report = synthesize(
+        SynthRequest(environment="prod", outdir=tmp_path / "dist", secrets_file=fixture_secrets)
+    )
     ingress = find(report, "Ingress", "litellm")
     annotations = ingress["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/use-regex"] == "true"
@@ -250,7 +257,12 @@ def test_manifests_no_name_hashes(report: SynthReport) -> None:
     names = {o["metadata"]["name"] for o in objects(report)}
     environment = ENVIRONMENTS[report.environment]
     valkey = {"valkey", "valkey-ingress"} if report.environment == "dev" else set()
+    postgres = {"postgres", "postgres-ingress"} if report.environment == "dev" else set()
     metrics = {"litellm-metrics-ingress"} if environment.metrics is not None else set()
+    budgets = {"litellm-key-budgets"} if environment.metrics is not None else set()
+    # One Job per release (migration) and per declaration and key values (keys).
+    jobs = {name for name in names if name.startswith(("litellm-migrate-", "litellm-keys-"))}
+    assert len(jobs) == 2
     assert names == {
         "seance",
         "litellm",
@@ -261,9 +273,18 @@ def test_manifests_no_name_hashes(report: SynthReport) -> None:
         "default-deny",
         "litellm-ingress",
         "backend-ingress",
+        "chatbot",
+        "chatbot-secrets",
+        "litellm-database-gate",
+        "litellm-key-reconciler",
+        "litellm-key-declarations",
+        *(["litellm-keys"] if environment.secret_mode is SecretMode.EXTERNAL else []),
         *(["litellm-egress"] if egress else []),
         *valkey,
+        *postgres,
         *metrics,
+        *budgets,
+        *jobs,
     }
 
 
