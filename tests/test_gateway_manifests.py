@@ -42,10 +42,14 @@ def report(
     return synth(request.param, fixture_secrets, tmp_path / "dist")
 
 
+def objects(report: SynthReport) -> list[Any]:
+    return list(report.objects)
+
+
 def pod_templates(report: SynthReport) -> dict[str, Mapping[str, Any]]:
     """Workload name (a Job's without its digest) -> pod spec; CronJobs as '<name>-cron'."""
     pods: dict[str, Mapping[str, Any]] = {}
-    for obj in report.objects:
+    for obj in objects(report):
         name = obj["metadata"]["name"]
         if obj["kind"] == "Deployment":
             pods[name] = obj["spec"]["template"]["spec"]
@@ -71,7 +75,11 @@ def received(pod: Mapping[str, Any]) -> set[tuple[str, str]]:
         if "secret" in volume:
             group = volume["secret"]["secretName"].removesuffix("-secrets")
             items = volume["secret"].get("items")
-            found |= {(group, i["key"]) for i in items} if items else set(FAKE_SECRETS[group])
+            found |= (
+                {(group, i["key"]) for i in items}
+                if items
+                else {(group, key) for key in FAKE_SECRETS[group]}
+            )
     return found
 
 
@@ -173,7 +181,7 @@ def test_gateway_migration_job_runs_litellms_entry_point_after_the_salt_check(
 
 
 def test_gateway_declarations_are_what_the_app_declares(report: SynthReport) -> None:
-    (config,) = [o for o in report.objects if o["metadata"]["name"] == "litellm-key-declarations"]
+    (config,) = [o for o in objects(report) if o["metadata"]["name"] == "litellm-key-declarations"]
     assert json.loads(config["data"]["keys.json"]) == {
         "manager": f"seance/{report.environment}",
         "keys": [
@@ -194,7 +202,7 @@ def test_gateway_declarations_are_what_the_app_declares(report: SynthReport) -> 
 
 
 def test_gateway_only_apps_with_access_reach_the_litellm_port(report: SynthReport) -> None:
-    (policy,) = [o for o in report.objects if o["metadata"]["name"] == "litellm-ingress"]
+    (policy,) = [o for o in objects(report) if o["metadata"]["name"] == "litellm-ingress"]
     peers = [
         p.get("podSelector", {}).get("matchLabels", {})
         for p in policy["spec"]["ingress"][0]["from"]
@@ -207,7 +215,7 @@ def test_gateway_only_apps_with_access_reach_the_litellm_port(report: SynthRepor
 def job_names(report: SynthReport) -> dict[str, str]:
     return {
         o["metadata"]["name"].rsplit("-", 1)[0]: o["metadata"]["name"]
-        for o in report.objects
+        for o in objects(report)
         if o["kind"] == "Job"
     }
 
@@ -241,7 +249,7 @@ def test_gateway_jobs_run_again_when_a_declaration_or_a_key_value_changes(
 
 
 def test_gateway_budget_alert_where_metrics_and_a_budget_are_declared(report: SynthReport) -> None:
-    rules = [o for o in report.objects if o["kind"] == "PrometheusRule"]
+    rules = [o for o in objects(report) if o["kind"] == "PrometheusRule"]
     if ENVIRONMENTS[report.environment].metrics is None:
         assert rules == []
         return
