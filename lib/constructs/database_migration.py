@@ -32,6 +32,7 @@ from lib import litellm_runtime
 from lib.constructs.script_container import script_config_map, script_container
 from lib.constructs.workload import (
     resources,
+    restrict_pod,
     restricted_container_security,
     restricted_pod_security,
 )
@@ -153,7 +154,7 @@ class DatabaseMigration(Construct):
                 )
             ],
         )
-        _seccomp(self.job)
+        restrict_pod(self.job)
 
 
 def schema_gate_container(
@@ -181,12 +182,3 @@ def migration_job_name(props: DatabaseMigrationProps) -> str:
     digest when known."""
     release = f"{props.image}\n{props.release_digest or ''}\n{props.allow_salt_key_rotation}"
     return f"litellm-migrate-{hashlib.sha256(release.encode()).hexdigest()[:10]}"
-
-
-def _seccomp(job: kplus.Job) -> None:
-    # cdk8s-plus sets seccomp on containers only; the pod level covers added containers too.
-    cdk8s.ApiObject.of(job).add_json_patch(
-        cdk8s.JsonPatch.add(
-            "/spec/template/spec/securityContext/seccompProfile", {"type": "RuntimeDefault"}
-        )
-    )

@@ -26,7 +26,7 @@ from constructs import Construct
 
 from lib import litellm_runtime
 from lib.constructs.script_container import script_config_map, script_container
-from lib.constructs.workload import restricted_pod_security
+from lib.constructs.workload import restrict_pod, restricted_pod_security
 from lib.secrets.model import MASTER_KEY
 from lib.specs.gateway_access import KEY_VARIABLE, GatewayAccess
 from lib.specs.image import ImageRef
@@ -127,7 +127,7 @@ class GatewayKeys(Construct):
             ),
             automount_service_account_token=False,
         )
-        _seccomp(self.job, "/spec/template/spec")
+        restrict_pod(self.job)
         self.cron_job = None
         if props.keys_digest is None:
             self.cron_job = kplus.CronJob(
@@ -150,7 +150,7 @@ class GatewayKeys(Construct):
                 ),
                 automount_service_account_token=False,
             )
-            _seccomp(self.cron_job, "/spec/jobTemplate/spec/template/spec")
+            restrict_pod(self.cron_job)
 
     def _container(
         self, prefix: str, props: GatewayKeysProps, declarations_map: kplus.ConfigMap
@@ -222,12 +222,4 @@ def own_key_gate_container(
                 kplus.SecretValue(secret=key_secret, key=KEY_VARIABLE)
             ),
         },
-    )
-
-
-def _seccomp(workload: kplus.Job | kplus.CronJob, pod_path: str) -> None:
-    cdk8s.ApiObject.of(workload).add_json_patch(
-        cdk8s.JsonPatch.add(
-            f"{pod_path}/securityContext/seccompProfile", {"type": "RuntimeDefault"}
-        )
     )

@@ -66,11 +66,14 @@ def restricted_pod_security(*, user: int, group: int) -> kplus.PodSecurityContex
     )
 
 
-def restrict_pod(deployment: kplus.Deployment) -> None:
+def restrict_pod(workload: kplus.Deployment | kplus.Job | kplus.CronJob) -> None:
     """Set the pod-level seccomp profile too, so that a container added later (a sidecar, a
     debug container) inherits RuntimeDefault; cdk8s-plus sets it on containers only."""
-    cdk8s.ApiObject.of(deployment).add_json_patch(
-        cdk8s.JsonPatch.add(
-            "/spec/template/spec/securityContext/seccompProfile", SECCOMP_RUNTIME_DEFAULT
-        )
+    pod = (
+        "/spec/jobTemplate/spec/template/spec"
+        if isinstance(workload, kplus.CronJob)
+        else "/spec/template/spec"
+    )
+    cdk8s.ApiObject.of(workload).add_json_patch(
+        cdk8s.JsonPatch.add(f"{pod}/securityContext/seccompProfile", SECCOMP_RUNTIME_DEFAULT)
     )
