@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +9,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from tests.helpers import FAKE_SECRETS, AgeKey, encrypt_document, new_age_key
+from tests.oci_registry import LocalRegistry, running_registry
 
 # jsii's Node 20 end-of-life banner would otherwise fill every captured stderr.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -30,6 +31,13 @@ def yaml_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 def age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
     """A throwaway age key generated for this test run."""
     return new_age_key(tmp_path_factory.mktemp("age"))
+
+
+@pytest.fixture(scope="session")
+def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A distribution registry on a free 127.0.0.1 port, started once for the session."""
+    with running_registry(tmp_path_factory.mktemp("registry")) as registry:
+        yield registry
 
 
 @pytest.fixture
