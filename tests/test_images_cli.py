@@ -203,7 +203,7 @@ def test_lock_images_then_a_synth_requiring_digests_runs_on_the_lock_alone(
 
     served = {w: oci_registry.digest_by_client(f"strict/{t}") for w, t in TARGETS.items()}
     rendered = {
-        obj["metadata"]["name"]: obj["spec"]["template"]["spec"]["containers"][0]["image"]  # type: ignore[index]
+        obj["metadata"]["name"]: obj["spec"]["template"]["spec"]["containers"][0]["image"]
         for obj in report.objects
         if obj["kind"] == "Deployment"
     }
