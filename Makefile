@@ -73,9 +73,11 @@ $(CHECKOV_VENV)/.installed: pyproject.toml
 # free port, so whether Debian's service autostarts changes nothing); unshare, setpriv and nsenter
 # for the locked-down proxy (tests/locked_down.py); chattr for the immutable-directory refusal;
 # the distribution registry and skopeo, a real registry and client for `make lock-images`
-# (tests/oci_registry.py; the tests start their own registry, never Debian's service).
+# (tests/oci_registry.py; the tests start their own registry, never Debian's service); openssl
+# signs the tokens of the registry that requires them.
 SYSTEM_TOOLS := redis-server:redis-server unshare:util-linux setpriv:util-linux \
-  nsenter:util-linux chattr:e2fsprogs docker-registry:docker-registry skopeo:skopeo
+  nsenter:util-linux chattr:e2fsprogs docker-registry:docker-registry skopeo:skopeo \
+  openssl:openssl
 .PHONY: system-packages
 system-packages:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do \

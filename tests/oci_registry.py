@@ -2,26 +2,36 @@
 
 The registry is Debian's ``docker-registry`` (the CNCF distribution registry), started from its
 binary with a config of ours (storage in a temporary directory, a free loopback port), never
-Debian's service. Images are tiny OCI layouts built here (one tar layer, a config, a manifest
-or a two-platform index) and pushed with Debian's ``skopeo``, as a user's client would.
+Debian's service. A second one requires bearer tokens, as ghcr.io and Docker Hub do even for
+public images: its token service is ours (``TokenService``, a thread here, since no packaged
+one exists), issuing the JWTs the registry verifies against a certificate made at test time;
+it hands tokens to anyone, as those registries do for public images, except for repositories
+under ``private/``, whose tokens grant nothing. Images are tiny OCI layouts built here (one tar
+layer, a config, a manifest or a two-platform index) and pushed with Debian's ``skopeo``, as a
+user's client would.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import http.server
 import io
 import json
 import os
 import signal
 import subprocess
 import tarfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,8 +77,109 @@ class LocalRegistry:
         return self.storage / "docker/registry/v2/blobs/sha256" / hexdigits[:2] / hexdigits / "data"
 
 
+@dataclass
+class TokenService:
+    """The registry's token endpoint: who asked for what, and the key its tokens are signed by."""
+
+    work: Path
+    service: str = "local-registry"
+    issuer: str = "local-token-service"
+    # Per request: the query's parameters, and whether it carried an Authorization header.
+    requests: list[tuple[dict[str, list[str]], bool]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.key, self.certificate = self.work / "token-key.pem", self.work / "token-cert.pem"
+        subprocess.run(
+            [
+                *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+                *("-subj", "/CN=local-token-service", "-keyout", str(self.key)),
+                *("-out", str(self.certificate)),
+            ],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        der = subprocess.run(
+            ["openssl", "x509", "-in", str(self.certificate), "-outform", "DER"],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        self.chain = [base64.b64encode(der).decode()]
+
+    def token(self, query: dict[str, list[str]]) -> str:
+        """A JWT as the distribution registry verifies it (registry/auth/token): RS256, the
+        certificate in ``x5c``, the grants in ``access``."""
+        access = []
+        for scope in query.get("scope", []):
+            kind, name, actions = scope.split(":")
+            if not name.startswith("private/"):
+                access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": self.chain}
+        claims = {
+            "iss": self.issuer,
+            "sub": "",
+            "aud": query.get("service", [""])[0],
+            "exp": now + 600,
+            "nbf": now - 60,
+            "iat": now,
+            "jti": f"{now}-{len(self.requests)}",
+            "access": access,
+        }
+        signed = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        signature = subprocess.run(
+            ["openssl", "dgst", "-sha256", "-sign", str(self.key)],
+            input=signed.encode(),
+            capture_output=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        return f"{signed}.{_b64url(signature)}"
+
+    def auth_config(self, realm: str) -> dict[str, Any]:
+        return {
+            "token": {
+                "realm": realm,
+                "service": self.service,
+                "issuer": self.issuer,
+                "rootcertbundle": str(self.certificate),
+            }
+        }
+
+
 @contextmanager
-def running_registry(work: Path) -> Iterator[LocalRegistry]:
+def serving_tokens(service: TokenService) -> Iterator[str]:
+    """``service`` answering on a free 127.0.0.1 port; yields its realm URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            service.requests.append((query, "Authorization" in self.headers))
+            body = json.dumps({"token": service.token(query)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: not the test's output
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/token"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
+def running_registry(work: Path, auth: dict[str, Any] | None = None) -> Iterator[LocalRegistry]:
+    """A registry storing under ``work``; ``auth``: its ``auth`` config section, if any."""
     storage = work / "storage"
     storage.mkdir()
     port = free_port()
@@ -80,6 +191,7 @@ def running_registry(work: Path) -> Iterator[LocalRegistry]:
                 "log": {"level": "warn", "accesslog": {"disabled": True}},
                 "storage": {"filesystem": {"rootdirectory": str(storage)}},
                 "http": {"addr": f"127.0.0.1:{port}"},
+                **({"auth": auth} if auth is not None else {}),
             }
         )
     )
@@ -93,7 +205,7 @@ def running_registry(work: Path) -> Iterator[LocalRegistry]:
             start_new_session=True,
         )
     try:
-        _wait_until_serving(process, f"http://127.0.0.1:{port}/v2/", log)
+        _wait_until_serving(process, f"http://127.0.0.1:{port}/v2/", log, auth is not None)
         yield LocalRegistry(host=f"127.0.0.1:{port}", storage=storage, work=work)
     finally:
         if process.poll() is None:
@@ -187,7 +299,15 @@ def _skopeo(work: Path, *args: str) -> bytes:
     return result.stdout
 
 
-def _wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _wait_until_serving(
+    process: subprocess.Popen[bytes], url: str, log: Path, challenges: bool
+) -> None:
+    """Until ``GET /v2/`` answers 200, or 401 from a registry that ``challenges`` for tokens."""
+    ready = {200, 401} if challenges else {200}
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -195,9 +315,13 @@ def _wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -
             pytest.fail(f"docker-registry exited with {process.returncode}:\n{log.read_text()}")
         try:
             with direct.open(url, timeout=5) as response:
-                if response.status == 200:
+                if response.status in ready:
                     return
-        except (urllib.error.URLError, OSError):
+        except urllib.error.HTTPError as error:
+            error.close()
+            if error.code in ready:
+                return
+        except OSError:
             pass
         time.sleep(0.1)
     pytest.fail(f"docker-registry did not serve {url} within {START_TIMEOUT_SECONDS} s")

@@ -10,7 +10,7 @@ import pytest
 from lib.errors import SynthError
 from lib.images.distribution import OCI_INDEX, OCI_MANIFEST, Repository, resolve_tag
 from lib.specs.image import ImageRef
-from tests.oci_registry import LocalRegistry, image_layout, multi_arch_layout
+from tests.oci_registry import LocalRegistry, TokenService, image_layout, multi_arch_layout
 from tests.proxy_harness import free_port
 
 
@@ -93,6 +93,38 @@ def test_distribution_refuses_bytes_that_do_not_match_the_registrys_digest(
         f"but the registry's Docker-Content-Digest says '{recorded}', so the bytes were changed "
         "between the registry's storage and here: do not pin it; find out what alters the "
         "registry's answers (its storage, a proxy, a mirror) before locking again"
+    )
+
+
+def test_distribution_takes_an_anonymous_token_where_the_registry_challenges(
+    token_registry: LocalRegistry, token_service: TokenService, tmp_path: Path
+) -> None:
+    """As on ghcr.io and Docker Hub: a 401 with a bearer challenge, a token for pulling this
+    repository asked of the challenge's realm without credentials, then the manifest."""
+    image = pushed(token_registry, tmp_path, "public/app:1.0", "public")
+    served = token_registry.digest_by_client("public/app:1.0")
+    asked_before = len(token_service.requests)
+
+    manifest = resolve_tag(image)
+
+    assert manifest.digest == served
+    assert token_service.requests[asked_before:] == [
+        ({"scope": ["repository:public/app:pull"], "service": ["local-registry"]}, False)
+    ]
+
+
+def test_distribution_a_token_that_grants_nothing_is_one_line(
+    token_registry: LocalRegistry,
+) -> None:
+    image = ImageRef.parse(f"{token_registry.host}/private/app:1.0")
+
+    with pytest.raises(SynthError) as raised:
+        resolve_tag(image)
+
+    assert str(raised.value) == (
+        f"image '{image}' at http://{token_registry.host}: the registry refused anonymous access "
+        "to 'private/app' (HTTP 401): check the repository name; a private image is not locked "
+        "by this command: append its @sha256 digest in lib/environments.py (docs/images.md)"
     )
 
 
