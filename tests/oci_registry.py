@@ -19,7 +19,6 @@ import http.server
 import io
 import json
 import os
-import signal
 import subprocess
 import tarfile
 import threading
@@ -35,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from tests.proxy_harness import _stop as stop_process_group
 from tests.proxy_harness import free_port
 
 START_TIMEOUT_SECONDS = 60
@@ -208,13 +208,7 @@ def running_registry(work: Path, auth: dict[str, Any] | None = None) -> Iterator
         _wait_until_serving(process, f"http://127.0.0.1:{port}/v2/", log, auth is not None)
         yield LocalRegistry(host=f"127.0.0.1:{port}", storage=storage, work=work)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_group(process)
 
 
 def image_layout(directory: Path, tag: str, content: str) -> Path:
