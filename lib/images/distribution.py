@@ -115,7 +115,7 @@ class _Client:
         self.repository = repository
         self.timeout = timeout
         handlers: list[urllib.request.BaseHandler] = [
-            _VerifiedRedirects(),
+            _VerifiedRedirects(repository.loopback),
             urllib.request.HTTPSHandler(context=ssl.create_default_context()),
         ]
         if repository.loopback:
@@ -187,10 +187,10 @@ class _Client:
             )
         fields = dict(_CHALLENGE_PARAMETER.findall(parameters))
         realm = fields.get("realm", "")
-        if not _allowed_url(realm):
+        if not _allowed_url(realm, self.repository.loopback):
             raise self._error(
                 f"the registry's token service '{printable(realm)[:200]}' is not an https:// "
-                "URL (http:// only on localhost or 127.0.0.1)",
+                "URL (plain http:// only from and to localhost or 127.0.0.1)",
                 "ask the registry's operator; a token is never requested over plain HTTP",
             )
         query = {"scope": fields.get("scope") or f"repository:{self.repository.name}:pull"}
@@ -240,7 +240,7 @@ class _Client:
         except _RefusedRedirect as refused:
             raise self._error(
                 f"the registry redirected to '{printable(refused.target)[:200]}', which is not "
-                "https:// (http:// only on localhost or 127.0.0.1)",
+                "https:// (plain http:// only from and to localhost or 127.0.0.1)",
                 "ask the registry's operator",
             ) from None
         except urllib.error.URLError as error:
@@ -286,6 +286,9 @@ class _RefusedRedirect(urllib.error.URLError):
 class _VerifiedRedirects(urllib.request.HTTPRedirectHandler):
     """Redirects stay on HTTPS (blobs on a CDN are fine; a downgrade to plain HTTP is not)."""
 
+    def __init__(self, loopback_registry: bool) -> None:
+        self.loopback_registry = loopback_registry
+
     def redirect_request(
         self,
         req: urllib.request.Request,
@@ -295,7 +298,7 @@ class _VerifiedRedirects(urllib.request.HTTPRedirectHandler):
         headers: http.client.HTTPMessage,
         newurl: str,
     ) -> urllib.request.Request | None:
-        if not _allowed_url(newurl):
+        if not _allowed_url(newurl, self.loopback_registry):
             raise _RefusedRedirect(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
@@ -332,8 +335,10 @@ def _scheme_of(host: str) -> str:
     return "http" if _is_loopback(host.rpartition(":")[0] or host) else "https"
 
 
-def _allowed_url(url: str) -> bool:
+def _allowed_url(url: str, loopback_registry: bool) -> bool:
+    """HTTPS; plain HTTP only from a loopback registry to loopback, so that no registry out
+    there can send this command, or its token, to a port on this machine or in the clear."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "https":
         return bool(parts.hostname)
-    return parts.scheme == "http" and _is_loopback(parts.hostname or "")
+    return loopback_registry and parts.scheme == "http" and _is_loopback(parts.hostname or "")
