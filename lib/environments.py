@@ -400,16 +400,18 @@ def images(environment: Environment) -> dict[str, ImageRef]:
 def with_images(environment: Environment, replacements: Mapping[str, ImageRef]) -> Environment:
     """``environment`` with the images of the workloads named (as ``images`` names them)
     replaced; beside ``images`` so the two always agree on where images live."""
-    gateway, redis = environment.gateway, environment.redis
+    gateway, redis, database = environment.gateway, environment.redis, environment.database
     if "litellm" in replacements:
         gateway = replace(gateway, image=replacements["litellm"])
     if isinstance(redis, InClusterValkey) and redis.name in replacements:
         redis = replace(redis, image=replacements[redis.name])
+    if isinstance(database, InClusterPostgres) and database.name in replacements:
+        database = replace(database, image=replacements[database.name])
     apps = tuple(
         replace(app, image=replacements[app.name]) if app.name in replacements else app
         for app in environment.apps
     )
-    return replace(environment, gateway=gateway, apps=apps, redis=redis)
+    return replace(environment, gateway=gateway, apps=apps, redis=redis, database=database)
 
 
 def _check_request_limits(environment: Environment, where: str) -> None:
