@@ -165,9 +165,7 @@ def start_postgres() -> Postgres:
         for directory in (root, root / "data", root / "socket"):
             directory.mkdir(exist_ok=True)
             os.chown(directory, account.pw_uid, account.pw_gid)
-        as_postgres = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"}
-        subprocess.run(
+        _as_postgres(
             [
                 str(bin_dir / "initdb"),
                 *("-D", str(root / "data"), "-U", POSTGRES_USER, "-E", "UTF8", "--locale=C.UTF-8"),
@@ -175,11 +173,7 @@ def start_postgres() -> Postgres:
                 "--auth-host=scram-sha-256",
                 "--no-sync",
             ],
-            capture_output=True,
-            check=True,
-            cwd=root,
-            env=env,
-            **as_postgres,  # type: ignore[arg-type]
+            root,
         )
         postgres = Postgres(root=root, port=free_port(), bin_dir=bin_dir)
         settings = [
@@ -192,7 +186,7 @@ def start_postgres() -> Postgres:
             "full_page_writes=off",
             "max_connections=200",
         ]
-        subprocess.run(
+        _as_postgres(
             [
                 str(bin_dir / "pg_ctl"),
                 *("-D", str(postgres.data_dir), "-l", str(postgres.log)),
@@ -201,11 +195,7 @@ def start_postgres() -> Postgres:
                 " ".join(f"-c {setting}" for setting in settings),
                 "start",
             ],
-            capture_output=True,
-            check=True,
-            cwd=root,
-            env=env,
-            **as_postgres,  # type: ignore[arg-type]
+            root,
         )
         return postgres
     except BaseException:
@@ -214,21 +204,32 @@ def start_postgres() -> Postgres:
 
 
 def stop_postgres(postgres: Postgres) -> None:
-    account = pwd.getpwnam(POSTGRES_USER)
     try:
-        subprocess.run(
-            [str(postgres.bin_dir / "pg_ctl"), "-D", str(postgres.data_dir), "-m", "fast", "-w"]
-            + ["stop"],
-            capture_output=True,
+        _as_postgres(
+            [str(postgres.bin_dir / "pg_ctl"), "-D", str(postgres.data_dir), "-m", "fast", "stop"],
+            postgres.root,
             check=False,
-            cwd=postgres.root,
-            env={"PATH": "/usr/bin:/bin"},
-            user=account.pw_uid,
-            group=account.pw_gid,
-            extra_groups=[],
         )
     finally:
         shutil.rmtree(postgres.root, ignore_errors=True)
+
+
+def _as_postgres(argv: list[str], cwd: Path, *, check: bool = True) -> None:
+    """Run a server program as the postgres user, with none of the test's groups or variables."""
+    account = pwd.getpwnam(POSTGRES_USER)
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"},
+        user=account.pw_uid,
+        group=account.pw_gid,
+        extra_groups=[],
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{Path(argv[0]).name} failed ({done.returncode}): {done.stderr}")
 
 
 def migrate(postgres: Postgres, migrations_dir: Path = MIGRATIONS_DIR) -> MigrationsApplied:
@@ -249,7 +250,8 @@ def migrate(postgres: Postgres, migrations_dir: Path = MIGRATIONS_DIR) -> Migrat
         checksum = hashlib.sha256(sql_file.read_bytes()).hexdigest()
         script += [
             f"\\i {_psql_quoted(str(sql_file))}",
-            'INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, '
+            # Values made here (a uuid, a hex digest, a quoted folder name): nothing injected.
+            'INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, '  # noqa: S608
             "started_at, applied_steps_count) VALUES "
             f"('{uuid.uuid4()}', '{checksum}', now(), {_sql_quoted(folder.name)}, now(), 1);",
         ]
