@@ -13,7 +13,7 @@ import pytest
 
 from lib.environments import ENVIRONMENTS
 from lib.synthesis import SynthReport, SynthRequest, synthesize
-from tests.helpers import FAKE_SECRETS, AgeKey
+from tests.helpers import FAKE_SECRETS, AgeKey, encrypt_document, new_age_key
 
 # Keys no app may ever receive: the whole LiteLLM group (master key, salt key, provider keys,
 # Redis and database passwords).
@@ -35,11 +35,20 @@ def synth(environment: str, secrets: Path, outdir: Path, **changes: Any) -> Synt
     )
 
 
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthReport]:
+    """One synth of dev and one of prod for the module (each takes seconds here)."""
+    root = tmp_path_factory.mktemp("gateway")
+    key = new_age_key(root)
+    secrets_file = encrypt_document(FAKE_SECRETS, root / "secrets.yaml", key.recipient)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOPS_AGE_KEY_FILE", str(key.key_file))
+        return {name: synth(name, secrets_file, root / name) for name in ("dev", "prod")}
+
+
 @pytest.fixture(params=["dev", "prod"])
-def report(
-    request: pytest.FixtureRequest, fixture_secrets: Path, with_test_key: AgeKey, tmp_path: Path
-) -> SynthReport:
-    return synth(request.param, fixture_secrets, tmp_path / "dist")
+def report(request: pytest.FixtureRequest, reports: dict[str, SynthReport]) -> SynthReport:
+    return reports[request.param]
 
 
 def objects(report: SynthReport) -> list[Any]:
