@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import cdk8s
 import cdk8s_plus_28 as kplus
@@ -67,10 +68,32 @@ def restricted_pod_security(*, user: int, group: int) -> kplus.PodSecurityContex
 
 
 def restrict_pod(deployment: kplus.Deployment) -> None:
-    """Set the pod-level seccomp profile too, so that a container added later (a sidecar, a
-    debug container) inherits RuntimeDefault; cdk8s-plus sets it on containers only."""
-    cdk8s.ApiObject.of(deployment).add_json_patch(
+    """Pod-level settings every pod here shares, which cdk8s-plus does not set.
+
+    - The seccomp profile on the pod too, so that a container added later (a sidecar, a debug
+      container) inherits RuntimeDefault; cdk8s-plus sets it on containers only.
+    - ``enableServiceLinks: false``: the kubelet would otherwise hand every pod a
+      ``<SERVICE>_PORT...`` variable set for each Service of the namespace (``LITELLM_*``,
+      ``VALKEY_*``, ...): names that can collide with a program's own settings, and a map of
+      the namespace no pod asked for. Cluster DNS finds every Service here.
+    """
+    api_object = cdk8s.ApiObject.of(deployment)
+    api_object.add_json_patch(
         cdk8s.JsonPatch.add(
             "/spec/template/spec/securityContext/seccompProfile", SECCOMP_RUNTIME_DEFAULT
         )
     )
+    api_object.add_json_patch(cdk8s.JsonPatch.add("/spec/template/spec/enableServiceLinks", False))
+
+
+def select_by_labels(deployment: kplus.Deployment, labels: Mapping[str, str]) -> None:
+    """Select the Deployment's pods (and, through it, its Service's) by ``labels``, the stable
+    ``app.kubernetes.io/name`` and ``app.kubernetes.io/component`` the pod template carries.
+
+    The Deployment must be made with ``select=False``: cdk8s-plus would otherwise select on
+    ``cdk8s.io/metadata.addr``, a hash of the construct path, and a Deployment's selector
+    cannot change, so renaming a construct would make ``kubectl apply`` fail ("field is
+    immutable"). One ``labels`` value feeds the selector, the pod template, the Service, and
+    the budget, spread, autoscaler and NetworkPolicies built from ``pod_labels``.
+    """
+    deployment.select(kplus.LabelSelector.of(labels=dict(labels)))
