@@ -83,7 +83,8 @@ class SecretMode(Enum):
 class Environment:
     """One deployment target.
 
-    ``tls_secret_name`` turns on TLS for the ingress host with that certificate Secret
+    ``tls_secret_name`` turns on TLS for the Ingress host with that certificate Secret (with a
+    ``gateway_route`` the Gateway's listener holds the certificate: leave it None)
     (created by cert-manager or by hand); ``None`` serves plain HTTP.
     ``gateway``: the LiteLLM proxy's image, replicas and workers.
     ``network``: ingress isolation and the optional egress policy of the gateway.
@@ -257,9 +258,25 @@ ENVIRONMENTS: dict[str, Environment] = {
             store=SecretStoreRef(name="seance-secret-store", kind="ClusterSecretStore"),
             remote_key_template="seance/{group}",
         ),
-        tls_secret_name="backend-seance-dev-tls",  # noqa: S106 - a Secret name, not a secret
-        # LiteLLM may reach DNS, its own namespace and HTTPS (plus its models' api_base ports).
-        network=NetworkSpec(restrict_gateway_egress=True),
+        # Served through the Gateway API, not ingress-nginx (retired in March 2026): an HTTPRoute
+        # on the HTTPS listener of the platform's Gateway "public" in namespace "gateway",
+        # which holds the certificate (docs/gateway-api.md). Its Envoy Gateway data plane runs
+        # in envoy-gateway-system, one Deployment per Gateway, labelled with the Gateway's name.
+        gateway_route=GatewayRouteSpec(
+            gateway_name="public",
+            gateway_namespace="gateway",
+            section_name="https",
+            data_plane_namespace={NAMESPACE_NAME_LABEL: "envoy-gateway-system"},
+            data_plane_pods={"gateway.envoyproxy.io/owning-gateway-name": "public"},
+        ),
+        # LiteLLM may reach DNS, its own namespace and HTTPS (plus its models' api_base ports),
+        # over IPv4 and IPv6. It believes the client address that the gateway's pods forward:
+        # they run in the cluster's pod network (here 10.244.0.0/16 and fd00:10:244::/56, the
+        # dual-stack defaults of kubeadm-style clusters: put your cluster's pod CIDRs).
+        network=NetworkSpec(
+            restrict_gateway_egress=True,
+            trusted_proxy_cidrs=("10.244.0.0/16", "fd00:10:244::/56"),
+        ),
         # Off until real digests are pinned: none can be looked up from this project's
         # machines, and a made-up digest would be an image that does not exist (README,
         # "Pin images by digest"). Turn it on together with the digests.

@@ -109,9 +109,9 @@ def test_scaling_prod_workers_metrics_and_existing_redis(
     assert "emptyDir" in next(v for v in volumes if v["name"] == mount["name"])
     assert not mount.get("readOnly", False)
     assert not [o for o in objects(report) if o["metadata"]["name"] == "valkey"]
-    # The Ingress never routes to the metrics port.
-    (rule,) = find(report, "Ingress", "litellm")["spec"]["rules"]
-    assert [p["backend"]["service"]["port"] for p in rule["http"]["paths"]] == [{"number": 4000}]
+    # The route never leads to the metrics port.
+    (rule,) = find(report, "HTTPRoute", "litellm")["spec"]["rules"]
+    assert [ref["port"] for ref in rule["backendRefs"]] == [4000]
     monitor = find(report, "ServiceMonitor", "litellm")
     service = find(report, "Service", "litellm")
     assert (

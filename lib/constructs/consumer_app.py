@@ -15,6 +15,7 @@ from lib.constructs.workload import (
     restricted_container_security,
     restricted_pod_security,
     select_by_labels,
+    service_for,
 )
 from lib.specs.apps import ConsumerAppSpec, HttpProbes
 
@@ -70,8 +71,11 @@ class ConsumerApp(Construct):
         )
         select_by_labels(self.deployment, labels)
         restrict_pod(self.deployment)
-        self.service = self.deployment.expose_via_service(
+        self.service = service_for(
+            self,
+            "service",
             name=spec.name,
+            labels=labels,
             ports=[kplus.ServicePort(port=spec.port, target_port=spec.port, name="http")],
         )
 

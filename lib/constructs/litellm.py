@@ -18,6 +18,7 @@ from lib.constructs.workload import (
     restricted_container_security,
     restricted_pod_security,
     select_by_labels,
+    service_for,
 )
 from lib.litellm_runtime import WritableMount
 from lib.specs.availability import AvailabilitySpec
@@ -247,4 +248,6 @@ class LiteLLM(Construct):
                     port=props.metrics_port, target_port=props.metrics_port, name="metrics"
                 )
             )
-        self.service = self.deployment.expose_via_service(name=props.name, ports=service_ports)
+        self.service = service_for(
+            self, "service", name=props.name, labels=labels, ports=service_ports
+        )

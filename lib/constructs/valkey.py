@@ -15,6 +15,7 @@ from lib.constructs.workload import (
     restricted_container_security,
     restricted_pod_security,
     select_by_labels,
+    service_for,
 )
 from lib.specs.redis import PASSWORD_VARIABLE, REDIS_PORT, InClusterValkey
 
@@ -116,8 +117,11 @@ class Valkey(Construct):
         select_by_labels(self.deployment, labels)
         restrict_pod(self.deployment)
         self.pod_labels = labels
-        self.service = self.deployment.expose_via_service(
+        self.service = service_for(
+            self,
+            "service",
             name=spec.name,
+            labels=labels,
             ports=[kplus.ServicePort(port=REDIS_PORT, target_port=REDIS_PORT, name="redis")],
         )
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import cdk8s
 import cdk8s_plus_28 as kplus
+from constructs import Construct
+
+# cdk8s-plus's pod label holding the construct path (kplus.Pod.ADDRESS_LABEL), as a JSON
+# pointer segment ("/" is written "~1").
+_ADDRESS_LABEL_POINTER = "cdk8s.io~1metadata.addr"
 
 
 @functools.cache  # value objects, each a jsii round trip to build: one per size, not per app
@@ -97,3 +102,29 @@ def select_by_labels(deployment: kplus.Deployment, labels: Mapping[str, str]) ->
     the budget, spread, autoscaler and NetworkPolicies built from ``pod_labels``.
     """
     deployment.select(kplus.LabelSelector.of(labels=dict(labels)))
+    # cdk8s-plus labels every pod with its construct path all the same; nothing selects on it
+    # here, and a pod label that changes with a rename would only roll the pods for nothing.
+    cdk8s.ApiObject.of(deployment).add_json_patch(
+        cdk8s.JsonPatch.remove(f"/spec/template/metadata/labels/{_ADDRESS_LABEL_POINTER}")
+    )
+
+
+def service_for(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    ports: Sequence[kplus.ServicePort],
+) -> kplus.Service:
+    """A ClusterIP Service selecting the pods by ``labels`` (the Deployment's own selector):
+    cdk8s-plus's ``expose_via_service`` would select on the construct-path label instead."""
+    service = kplus.Service(
+        scope,
+        construct_id,
+        metadata=cdk8s.ApiObjectMetadata(name=name),
+        ports=list(ports),
+    )
+    for key, value in labels.items():
+        service.select_label(key, value)
+    return service
