@@ -157,8 +157,11 @@ def main() -> int:
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     redis_port, port, metrics_port = _free_port(), _free_port(), _free_port()
     redis = subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(redis_port)]
-        + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [
+            shutil.which("redis-server") or "/usr/bin/redis-server",
+            *("--port", str(redis_port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no"),
+        ],
         stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{upstream.server_address[1]}/v1"
@@ -167,7 +170,9 @@ def main() -> int:
     )
     spec = replace(
         spec,
-        redis=RedisConnection(host="127.0.0.1", port=redis_port, tls=False, db=0, password_key=None),
+        redis=RedisConnection(
+            host="127.0.0.1", port=redis_port, tls=False, db=0, password_key=None
+        ),
         prometheus=True,
     )
     config = work / "config.yaml"
@@ -194,7 +199,7 @@ def main() -> int:
         deadline = time.monotonic() + 180
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health/liveliness", timeout=5)  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health/liveliness", timeout=5)
                 break
             except OSError:
                 if time.monotonic() > deadline or proxy.poll() is not None:
@@ -205,6 +210,7 @@ def main() -> int:
         pids = {
             pid: _role(pid, proxy.pid, metrics_port) for pid in [proxy.pid, *_children(proxy.pid)]
         }
+
         def probes(seconds: float) -> None:
             """What reaches an idle pod: the kubelet's readiness (every 10 s) and liveness
             (every 15 s) probes and Prometheus's scrape (every 30 s), as prod's manifests say."""
@@ -230,7 +236,7 @@ def main() -> int:
             end = time.monotonic() + seconds
             next_at = time.monotonic()
             while time.monotonic() < end:
-                request = urllib.request.Request(  # noqa: S310 - loopback
+                request = urllib.request.Request(
                     f"http://127.0.0.1:{port}/v1/chat/completions",
                     data=json.dumps(
                         {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
@@ -248,7 +254,10 @@ def main() -> int:
 
         loaded = _sample(pids, LOAD_SECONDS, load)
         rate = sent[0] / LOAD_SECONDS
-        print(f"idle {IDLE_SECONDS} s (probes and scrapes only), then {sent[0]} requests in {LOAD_SECONDS} s ({rate:.1f}/s)")
+        print(
+            f"idle {IDLE_SECONDS} s (probes and scrapes only), "
+            f"then {sent[0]} requests in {LOAD_SECONDS} s ({rate:.1f}/s)"
+        )
         print(f"{'pid':>8} {'role':<17} {'idle m':>8} {'load m':>8}")
         for pid, role in sorted(pids.items(), key=lambda item: item[1]):
             print(f"{pid:>8} {role:<17} {idle[pid]:>8.1f} {loaded[pid]:>8.1f}")

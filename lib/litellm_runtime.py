@@ -136,15 +136,17 @@ def keepalive_timeout_seconds(upstream_idle_seconds: int) -> int:
 
 # CPU of the pinned proxy, by process: measured on 1.106.2 (PyPI) in prod's layout
 # (`--num_workers 2`, `--prometheus_metrics_port`, Redis coordination, Prometheus callback) with
-# benchmarks/proxy_cpu.py, as /proc utime+stime over 60 s after the boot settled, so the load of
-# the machine's other processes does not count. Idle, with the kubelet's probes and a scrape:
-# supervisor 1.0m, each worker ~2m, metrics server 1.5m (6.3m for the pod). At 5 chat
-# completions/s against an upstream that answers at once: 114m for the pod, 21.6 ms of CPU per
-# request, all of it in the workers. Re-measure after a LiteLLM upgrade: one command.
-SUPERVISOR_IDLE_MILLICPU = 1
-WORKER_IDLE_MILLICPU = 2
+# benchmarks/proxy_cpu.py, as /proc utime+stime over 60 s windows after the boot settled, so the
+# load of the machine's other processes does not count. Idle with the kubelet's probes (readiness
+# every 10 s, liveness every 15 s) and a scrape every 30 s: supervisor 1.3m, workers 1.8m and
+# 5.5m (the one that took the probes), metrics server 1.7m; 10.3m for the pod (6.3m without
+# probes). At 5 chat completions/s against an upstream that answers at once: 125m for the pod,
+# 22.9 ms of CPU per request (21.6 ms in a first run), all of it in the workers. Each figure is
+# rounded up. Re-measure after a LiteLLM upgrade: `.venv/bin/python -m benchmarks.proxy_cpu`.
+SUPERVISOR_IDLE_MILLICPU = 2
+WORKER_IDLE_MILLICPU = 4
 METRICS_IDLE_MILLICPU = 2
-PROXY_CPU_MS_PER_REQUEST = 22
+PROXY_CPU_MS_PER_REQUEST = 23
 # A uvicorn worker is one event loop on one thread (the GIL): it can use at most one core, and
 # its queueing delay climbs steeply once it is busier than about half the time. Each worker is
 # sized for half a core of serving; the autoscaler's target is a share of that.

@@ -2,9 +2,10 @@
 
 Built-in kinds go through kubernetes-validate's strict schemas of Kubernetes 1.28 (the oldest
 release the manifests are written for: Pod Security "restricted" v1.28) and of the newest
-release kubernetes-validate ships (1.37), so a field removed or changed since is caught too. Custom resources have no schema there, so theirs live under tests/schemas/ (see
-its README: ESO's CRD schema vendored, the ServiceMonitor's and the Gateway API HTTPRoute's
-written by hand from their API references) and are made strict here: a CRD's openAPIV3Schema only
+release kubernetes-validate ships (1.37), so a field removed or changed since is caught too.
+Custom resources have no schema there, so theirs live under tests/schemas/ (see its README:
+ESO's CRD schema vendored, the ServiceMonitor's and the Gateway API HTTPRoute's written by hand
+from their API references) and are made strict here: a CRD's openAPIV3Schema only
 describes what the API server keeps, and the server silently prunes unknown fields, so a typo
 such as ``refreshIntervall`` would be applied as "field missing" instead of failing. Closing
 every object schema turns such a typo into a test failure.

@@ -43,7 +43,9 @@ def _synth(environment: Environment, workdir: Path, age_key: AgeKey) -> SynthRep
             env.delenv(name, raising=False)
         env.setenv("SOPS_AGE_KEY_FILE", str(age_key.key_file))
         report = synthesize(
-            SynthRequest(environment=environment.name, outdir=workdir / "dist", secrets_file=secrets),
+            SynthRequest(
+                environment=environment.name, outdir=workdir / "dist", secrets_file=secrets
+            ),
             {environment.name: environment},
         )
     for obj in report.objects:
@@ -132,12 +134,15 @@ def test_production_cpu_request_comes_from_the_process_layout(
     for name, objects in shipped.items():
         environment = ENVIRONMENTS[name]
         _, container = _litellm(objects)
-        layout = {"workers": environment.gateway.workers, "metrics": environment.metrics is not None}
+        layout = {
+            "workers": environment.gateway.workers,
+            "metrics": environment.metrics is not None,
+        }
         expected = litellm_runtime.cpu_request_millis(**layout)
         assert container["resources"]["requests"]["cpu"] == f"{expected}m", name
-        # Idle processes plus half a core per worker: prod 1 + 2x2 + 2 idle, + 2 x 500.
-    assert litellm_runtime.cpu_request_millis(workers=2, metrics=True) == 1007
-    assert litellm_runtime.cpu_request_millis(workers=1, metrics=False) == 502
+    # Idle processes plus half a core per worker: prod 2 + 2 x 4 + 2 idle, + 2 x 500.
+    assert litellm_runtime.cpu_request_millis(workers=2, metrics=True) == 1012
+    assert litellm_runtime.cpu_request_millis(workers=1, metrics=False) == 504
 
 
 def test_production_autoscaler_target_is_a_share_of_real_work(
@@ -149,9 +154,9 @@ def test_production_autoscaler_target_is_a_share_of_real_work(
     for environment, hpa in _every(shipped, "HorizontalPodAutoscaler"):
         (metric,) = hpa["spec"]["metrics"]
         target = metric["resource"]["target"]["averageUtilization"]
-        layout = {"workers": environment.gateway.workers, "metrics": environment.metrics is not None}
-        request = litellm_runtime.cpu_request_millis(**layout)
-        idle = litellm_runtime.idle_millicpu(**layout)
+        workers, metrics = environment.gateway.workers, environment.metrics is not None
+        request = litellm_runtime.cpu_request_millis(workers=workers, metrics=metrics)
+        idle = litellm_runtime.idle_millicpu(workers=workers, metrics=metrics)
         at_target = request * target / 100
         assert idle < at_target / 10, environment.name
         work_per_worker = (at_target - idle) / environment.gateway.workers
@@ -260,7 +265,9 @@ def test_production_every_workload_is_selected_by_its_stable_labels(
         for hpa in (o for o in objects if o["kind"] == "HorizontalPodAutoscaler"):
             _find(objects, "Deployment", hpa["spec"]["scaleTargetRef"]["name"])
         pods = [
-            o["spec"]["template"]["metadata"]["labels"] for o in objects if o["kind"] == "Deployment"
+            o["spec"]["template"]["metadata"]["labels"]
+            for o in objects
+            if o["kind"] == "Deployment"
         ]
         for policy in (o for o in objects if o["kind"] == "NetworkPolicy"):
             selector = policy["spec"]["podSelector"].get("matchLabels", {})
@@ -347,11 +354,11 @@ def test_production_gateway_route_admits_the_data_plane_not_ingress_nginx(
     assert rule["from"][0] == data_plane
     (backend_rule,) = _find(objects, "NetworkPolicy", "backend-ingress")["spec"]["ingress"]
     assert backend_rule["from"] == [data_plane]
-    assert "ingress-nginx" not in str(
-        [o for o in objects if o["kind"] == "NetworkPolicy"]
-    )
+    assert "ingress-nginx" not in str([o for o in objects if o["kind"] == "NetworkPolicy"])
     route = _find(objects, "HTTPRoute", "litellm")["spec"]
-    assert route["parentRefs"] == [{"name": "public", "namespace": "gateway", "sectionName": "https"}]
+    assert route["parentRefs"] == [
+        {"name": "public", "namespace": "gateway", "sectionName": "https"}
+    ]
     assert route["hostnames"] == [prod.host]
 
 

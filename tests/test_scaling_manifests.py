@@ -119,10 +119,10 @@ def test_scaling_prod_workers_metrics_and_existing_redis(
     )
     assert monitor["spec"]["endpoints"][0]["port"] in [p["name"] for p in service["spec"]["ports"]]
     # Memory and CPU for its layout: supervisor + 2 workers + the metrics server (~1.1 GB idle),
-    # not the single process's 512Mi; CPU: 7m idle for the four processes (measured) plus half a
-    # core of serving per worker (lib/litellm_runtime.py).
+    # not the single process's 512Mi; CPU: 12m idle for the four processes (measured) plus half
+    # a core of serving per worker (lib/litellm_runtime.py).
     assert litellm["resources"] == {
-        "requests": {"cpu": "1007m", "memory": "1544Mi"},
+        "requests": {"cpu": "1012m", "memory": "1544Mi"},
         "limits": {"memory": "4616Mi"},
     }
     # What kube-prometheus-stack's Prometheus selects ServiceMonitors by.

@@ -141,7 +141,12 @@ def _start(
     env = {"PATH": f"{PROXY_BIN.parent}:/usr/bin:/bin", "HOME": "/app", **OFFLINE, **container.env}
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            command(container, [str(PROXY_BIN), *argv, "--host", "127.0.0.1"], scratch, keep=[PROJECT_ROOT]),
+            command(
+                container,
+                [str(PROXY_BIN), *argv, "--host", "127.0.0.1"],
+                scratch,
+                keep=[PROJECT_ROOT],
+            ),
             cwd="/",
             env=env,
             stdout=log_file,
@@ -169,7 +174,12 @@ def pod(age_key: AgeKey, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         ENVIRONMENTS["dev"],
         name="stop",
         # A try may take 60 s: longer than the held answer, which the drain must wait for.
-        proxy=ProxyConfigSpec(models=models, router=replace(ENVIRONMENTS["dev"].proxy.router, timeout=60, num_retries=0, fallbacks={})),
+        proxy=ProxyConfigSpec(
+            models=models,
+            router=replace(
+                ENVIRONMENTS["dev"].proxy.router, timeout=60, num_retries=0, fallbacks={}
+            ),
+        ),
         redis=None,
     )
     work = tmp_path_factory.mktemp("stop")
@@ -180,7 +190,7 @@ def pod(age_key: AgeKey, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
             SynthRequest(environment="stop", outdir=work / "dist", secrets_file=secrets_file),
             {"stop": environment},
         )
-    objects = list(report.objects)
+    objects: list[Any] = list(report.objects)
     (deployment,) = [
         o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "litellm"
     ]
@@ -250,9 +260,11 @@ def test_keepalive_idle_connection_is_reused_only_with_the_flag(pod: Pod) -> Non
         connection.close()
     assert outcome["synthesized"] == f"200 answered {FAST_MODEL}"
     assert outcome["without the flag"].startswith("closed by the server")
-    keepalive = int(pod.synthesized.container.args[
-        list(pod.synthesized.container.args).index(litellm_runtime.KEEPALIVE_FLAG) + 1
-    ])
+    keepalive = int(
+        pod.synthesized.container.args[
+            list(pod.synthesized.container.args).index(litellm_runtime.KEEPALIVE_FLAG) + 1
+        ]
+    )
     assert keepalive > IDLE_SECONDS
 
 

@@ -73,7 +73,9 @@ class GatewayRoute(Construct):
             rule["filters"] = [
                 {
                     "type": "URLRewrite",
-                    "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+                    "urlRewrite": {
+                        "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}
+                    },
                 }
             ]
         rule["backendRefs"] = [

@@ -62,14 +62,11 @@ class GatewayRouteSpec:
                     f"gateway route {what} '{name}' is not a DNS-1123 label (lowercase letters, "
                     "digits and '-', at most 63)"
                 )
-        if isinstance(self.upstream_idle_timeout_seconds, bool) or not (
-            isinstance(self.upstream_idle_timeout_seconds, int)
-            and self.upstream_idle_timeout_seconds >= 1
-        ):
+        idle = self.upstream_idle_timeout_seconds
+        if isinstance(idle, bool) or not (isinstance(idle, int) and idle >= 1):
             raise SynthError(
-                f"gateway route upstream_idle_timeout_seconds {self.upstream_idle_timeout_seconds!r}"
-                " must be a whole number of seconds >= 1: your gateway's idle timeout of "
-                "connections to backends"
+                f"gateway route upstream_idle_timeout_seconds {idle!r} must be a whole number "
+                "of seconds >= 1: your gateway's idle timeout of connections to backends"
             )
         if not self.data_plane_namespace:
             object.__setattr__(
