@@ -134,11 +134,8 @@ def test_production_cpu_request_comes_from_the_process_layout(
     for name, objects in shipped.items():
         environment = ENVIRONMENTS[name]
         _, container = _litellm(objects)
-        layout = {
-            "workers": environment.gateway.workers,
-            "metrics": environment.metrics is not None,
-        }
-        expected = litellm_runtime.cpu_request_millis(**layout)
+        workers, metrics = environment.gateway.workers, environment.metrics is not None
+        expected = litellm_runtime.cpu_request_millis(workers=workers, metrics=metrics)
         assert container["resources"]["requests"]["cpu"] == f"{expected}m", name
     # Idle processes plus half a core per worker: prod 2 + 2 x 4 + 2 idle, + 2 x 500.
     assert litellm_runtime.cpu_request_millis(workers=2, metrics=True) == 1012
