@@ -150,7 +150,11 @@ def compose(
     by_kind_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     deployment = by_kind_name[("Deployment", deployment_name)]
     pod = deployment["spec"]["template"]["spec"]
-    known = {"containers", "volumes", "securityContext"}
+    # With service links on, the kubelet would add a variable set per Service of the namespace,
+    # which the process here would not get: only a pod without them runs as it would there.
+    if pod.get("enableServiceLinks", True) is not False:
+        raise UnsupportedPodSpec("pod: enableServiceLinks is not false")
+    known = {"containers", "volumes", "securityContext", "enableServiceLinks"}
     if init_containers_run_by_caller:
         known.add("initContainers")
     _refuse_unknown(pod, known, _POD_FIELDS_WITHOUT_LOCAL_EFFECT, "pod")
