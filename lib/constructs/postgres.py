@@ -14,6 +14,8 @@ from lib.constructs.workload import (
     restrict_pod,
     restricted_container_security,
     restricted_pod_security,
+    select_by_labels,
+    service_for,
 )
 from lib.specs.database import POSTGRES_PORT, InClusterPostgres
 
@@ -71,6 +73,7 @@ class Postgres(Construct):
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=spec.name, labels=labels),
             replicas=1,
+            select=False,  # select_by_labels below
             strategy=kplus.DeploymentStrategy.recreate(),
             pod_metadata=cdk8s.ApiObjectMetadata(
                 labels=labels, annotations=dict(props.pod_annotations) or None
@@ -109,10 +112,14 @@ class Postgres(Construct):
                 )
             ],
         )
+        select_by_labels(self.deployment, labels)
         restrict_pod(self.deployment)
         self.pod_labels = labels
-        self.service = self.deployment.expose_via_service(
+        self.service = service_for(
+            self,
+            "service",
             name=spec.name,
+            labels=labels,
             ports=[
                 kplus.ServicePort(port=POSTGRES_PORT, target_port=POSTGRES_PORT, name="postgres")
             ],

@@ -92,6 +92,13 @@ def restrict_pod(workload: kplus.Deployment | kplus.Job | kplus.CronJob) -> None
         cdk8s.JsonPatch.add(f"{pod}/securityContext/seccompProfile", SECCOMP_RUNTIME_DEFAULT)
     )
     api_object.add_json_patch(cdk8s.JsonPatch.add(f"{pod}/enableServiceLinks", False))
+    if not isinstance(workload, kplus.Deployment):
+        # A Job's pods are its own (the API server selects them by the Job's uid); the
+        # construct-path label cdk8s-plus adds would only change with a rename.
+        template = pod.removesuffix("/spec")
+        api_object.add_json_patch(
+            cdk8s.JsonPatch.remove(f"{template}/metadata/labels/{_ADDRESS_LABEL_POINTER}")
+        )
 
 
 def select_by_labels(deployment: kplus.Deployment, labels: Mapping[str, str]) -> None:
