@@ -3,10 +3,15 @@
 Only what the kubelet does for the objects this project emits: envFrom entries in order (a
 later one wins on a duplicate key), then ``env`` entries on top; keys that are not valid
 environment variable names skipped; ``$(VAR)`` references in command and args expanded from
-that environment; ConfigMap volumes rendered as files into a directory the
-runner mounts read-only at the mount path; emptyDir volumes as size-limited tmpfs mounts; the
-user, group and filesystem rules of the security contexts (the container's over the pod's).
-No cluster needed, and nothing is taken from the test process's own environment.
+that environment; ConfigMap and Secret volumes (a Secret's ``items`` only, when listed) rendered
+as files into a directory the runner mounts read-only at the mount path; emptyDir volumes as
+size-limited tmpfs mounts; the user, group and filesystem rules of the security contexts (the
+container's over the pod's). No cluster needed, and nothing is taken from the test process's own
+environment.
+
+``compose`` gives a Deployment's serving container; ``compose_container`` any container of a
+Deployment's, Job's or CronJob's pod, init containers included (a Job's container has no ports
+or probes).
 
 A field this stand-in does not know is refused, not skipped: a Deployment that grows a new
 volume type or security setting must be taught here before the end-to-end test can pass.
@@ -80,7 +85,8 @@ class TmpfsMount:
 
 @dataclass(frozen=True)
 class ConfigMount:
-    """A ConfigMap volume: the files rendered into ``source``, seen read-only at ``path``."""
+    """A ConfigMap or Secret volume: the files rendered into ``source``, seen read-only at
+    ``path``."""
 
     path: str
     source: Path
@@ -106,9 +112,10 @@ class ContainerProcess:
     command: tuple[str, ...] = field(repr=False)
     args: tuple[str, ...] = field(repr=False)
     env: Mapping[str, str] = field(repr=False)  # secret values: never in a failure message
-    liveness: ProbeTarget
-    readiness: ProbeTarget
-    container_port: int
+    # None for a container without ports or probes (a Job's, an init container).
+    liveness: ProbeTarget | None
+    readiness: ProbeTarget | None
+    container_port: int | None
     user: int | None
     group: int | None
     supplementary_groups: tuple[int, ...]  # the pod's fsGroup, as the kubelet adds it
@@ -130,7 +137,9 @@ class ContainerProcess:
         return _http_path(self.readiness)
 
 
-def _http_path(probe: ProbeTarget) -> str:
+def _http_path(probe: ProbeTarget | None) -> str:
+    if probe is None:
+        raise UnsupportedPodSpec("the container has no such probe")
     if probe.path is None:
         raise UnsupportedPodSpec(f"a TCP probe on port {probe.port} has no HTTP path")
     return probe.path
@@ -147,18 +156,59 @@ def compose(
 
     A pod with init containers is refused unless ``init_containers_run_by_caller``: the caller
     then guarantees what they wait for (for LiteLLM's schema gate: the migrations applied)."""
+    return compose_container(
+        objects,
+        "Deployment",
+        deployment_name,
+        root,
+        init_containers_run_by_caller=init_containers_run_by_caller,
+    )
+
+
+def pod_spec(objects: Sequence[Mapping[str, Any]], kind: str, name: str) -> Mapping[str, Any]:
+    """The pod template's spec of a Deployment, Job or CronJob."""
+    (workload,) = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    spec = workload["spec"]
+    if kind == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    elif kind not in ("Deployment", "Job"):
+        raise UnsupportedPodSpec(f"{kind}: only Deployment, Job and CronJob pods")
+    return spec["template"]["spec"]  # type: ignore[no-any-return]
+
+
+def compose_container(
+    objects: Sequence[Mapping[str, Any]],
+    kind: str,
+    name: str,
+    root: Path,
+    *,
+    container_name: str | None = None,
+    init_containers_run_by_caller: bool = False,
+) -> ContainerProcess:
+    """One container of the pod of ``kind``/``name``: ``container_name`` among its containers
+    and init containers, or its single container. Volumes are rendered below ``root``.
+
+    Composing a (main) container of a pod with init containers needs
+    ``init_containers_run_by_caller``: the caller runs them first, or guarantees what they wait
+    for. An init container is composed on its own."""
     by_kind_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
-    deployment = by_kind_name[("Deployment", deployment_name)]
-    pod = deployment["spec"]["template"]["spec"]
+    pod = pod_spec(objects, kind, name)
     # With service links on, the kubelet would add a variable set per Service of the namespace,
     # which the process here would not get: only a pod without them runs as it would there.
     if pod.get("enableServiceLinks", True) is not False:
         raise UnsupportedPodSpec("pod: enableServiceLinks is not false")
+    init_containers = pod.get("initContainers", [])
+    if container_name is None:
+        (container,) = pod["containers"]
+    else:
+        (container,) = [
+            c for c in [*init_containers, *pod["containers"]] if c["name"] == container_name
+        ]
+    is_init = any(c is container for c in init_containers)
     known = {"containers", "volumes", "securityContext", "enableServiceLinks"}
-    if init_containers_run_by_caller:
+    if init_containers_run_by_caller or is_init:
         known.add("initContainers")
     _refuse_unknown(pod, known, _POD_FIELDS_WITHOUT_LOCAL_EFFECT, "pod")
-    (container,) = pod["containers"]
     _refuse_unknown(
         container,
         {
@@ -196,13 +246,12 @@ def compose(
         _refuse_unknown(mount, {"name", "mountPath", "readOnly"}, frozenset(), "volumeMount")
         volume = volumes[mount["name"]]
         path = mount["mountPath"]
-        if set(volume) == {"name", "configMap"}:
+        if set(volume) == {"name", "configMap"} or set(volume) == {"name", "secret"}:
             if mount.get("readOnly") is not True:
-                raise UnsupportedPodSpec(f"ConfigMap mount {path} is not readOnly")
-            config_map = by_kind_name[("ConfigMap", volume["configMap"]["name"])]
+                raise UnsupportedPodSpec(f"volume mount {path} is not readOnly")
             directory = root / mount["name"]
             directory.mkdir(parents=True)
-            for key, text in config_map["data"].items():
+            for key, text in _volume_files(volume, by_kind_name).items():
                 (directory / key).write_text(text, encoding="utf-8")
             config_mounts.append(ConfigMount(path=path, source=directory))
         elif set(volume) == {"name", "emptyDir"} and set(volume["emptyDir"]) == {"sizeLimit"}:
@@ -211,7 +260,9 @@ def compose(
             size = _bytes(volume["emptyDir"]["sizeLimit"])
             writable_mounts.append(TmpfsMount(name=mount["name"], path=path, size_bytes=size))
         else:
-            raise UnsupportedPodSpec(f"volume {mount['name']!r}: only ConfigMap and sized emptyDir")
+            raise UnsupportedPodSpec(
+                f"volume {mount['name']!r}: only ConfigMap, Secret and sized emptyDir"
+            )
 
     pod_security = pod.get("securityContext", {})
     container_security = container.get("securityContext", {})
@@ -232,14 +283,15 @@ def compose(
     def effective(key: str) -> Any:
         return container_security.get(key, pod_security.get(key))
 
-    ports = container["ports"]
+    ports = container.get("ports", [])
+    first_port = ports[0]["containerPort"] if ports else None
     return ContainerProcess(
         command=command,
         args=args,
         env=env,
-        liveness=_probe_target(container["livenessProbe"], ports[0]["containerPort"]),
-        readiness=_probe_target(container["readinessProbe"], ports[0]["containerPort"]),
-        container_port=ports[0]["containerPort"],
+        liveness=_probe_target(container.get("livenessProbe"), first_port),
+        readiness=_probe_target(container.get("readinessProbe"), first_port),
+        container_port=first_port,
         named_ports={port.get("name", ""): port["containerPort"] for port in ports},
         user=effective("runAsUser"),
         group=effective("runAsGroup"),
@@ -251,6 +303,28 @@ def compose(
         config_mounts=tuple(config_mounts),
         writable_mounts=tuple(writable_mounts),
     )
+
+
+def _volume_files(
+    volume: Mapping[str, Any], by_kind_name: Mapping[tuple[str, str], Any]
+) -> dict[str, str]:
+    """A ConfigMap's data, or a Secret's (only its ``items``, at their paths, when listed)."""
+    if "configMap" in volume:
+        source = volume["configMap"]
+        _refuse_unknown(source, {"name"}, frozenset(), "configMap volume")
+        return dict(by_kind_name[("ConfigMap", source["name"])]["data"])
+    source = volume["secret"]
+    _refuse_unknown(source, {"secretName", "items"}, frozenset(), "secret volume")
+    data = _secret_data(by_kind_name[("Secret", source["secretName"])])
+    if "items" not in source:
+        return data
+    files = {}
+    for item in source["items"]:
+        _refuse_unknown(item, {"key", "path"}, frozenset(), "secret volume item")
+        if "/" in item["path"]:
+            raise UnsupportedPodSpec(f"secret item path {item['path']!r}: only a file name")
+        files[item["path"]] = data[item["key"]]
+    return files
 
 
 def kubelet_expand(text: str, env: Mapping[str, str]) -> str:
@@ -265,8 +339,12 @@ def kubelet_expand(text: str, env: Mapping[str, str]) -> str:
     return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", substitute, text)
 
 
-def _probe_target(probe: Mapping[str, Any], default_port: int) -> ProbeTarget:
+def _probe_target(probe: Mapping[str, Any] | None, default_port: int | None) -> ProbeTarget | None:
     """An httpGet or tcpSocket probe's target; a named port is not resolved here."""
+    if probe is None:
+        return None
+    if default_port is None:
+        raise UnsupportedPodSpec("a probe on a container without ports")
     if "httpGet" in probe:
         http = probe["httpGet"]
         return ProbeTarget(port=int(http.get("port", default_port)), path=http["path"])

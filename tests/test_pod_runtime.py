@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from tests.locked_down import command
-from tests.pod_runtime import ConfigMount, TmpfsMount, UnsupportedPodSpec, compose
+from tests.pod_runtime import (
+    ConfigMount,
+    TmpfsMount,
+    UnsupportedPodSpec,
+    compose,
+    compose_container,
+)
 
 
 def test_pod_runtime_env_from_order_env_override_and_invalid_names(tmp_path: Path) -> None:
@@ -134,11 +140,11 @@ def test_pod_runtime_emptydirs_and_the_containers_security_context_win(tmp_path:
                 pod["volumes"].append({"name": "h", "hostPath": {"path": "/"}})
                 or c["volumeMounts"].append({"name": "h", "mountPath": "/host"})
             ),
-            "volume 'h': only ConfigMap and sized emptyDir",
+            "volume 'h': only ConfigMap, Secret and sized emptyDir",
         ),
         (
             lambda pod, c: pod["volumes"][0]["emptyDir"].pop("sizeLimit"),
-            "volume 'tmp': only ConfigMap and sized emptyDir",
+            "volume 'tmp': only ConfigMap, Secret and sized emptyDir",
         ),
         (
             lambda pod, c: pod["volumes"][0]["emptyDir"].update(sizeLimit="1.5Gi"),
@@ -273,3 +279,65 @@ def test_locked_down_runs_with_a_top_level_and_a_symlinked_emptydir(tmp_path: Pa
     assert not Path("/data-of-a-test-image").exists()
     assert not Path("/run/a-test-pod").exists()
     assert not Path("/var/tmp/.locked-down-probe").exists()
+
+
+def job_objects() -> list[dict[str, Any]]:
+    """A Job whose container reads one key of a Secret as a file, after an init container."""
+    secret_data = {"KEY": base64.b64encode(b"the-key").decode(), "OTHER": "b3RoZXI="}
+    return [
+        {"kind": "Secret", "metadata": {"name": "app-secrets"}, "data": secret_data},
+        {
+            "kind": "Job",
+            "metadata": {"name": "run-once"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "enableServiceLinks": False,
+                        "restartPolicy": "Never",
+                        "securityContext": {"runAsUser": 65534, "runAsGroup": 65534},
+                        "volumes": [
+                            {
+                                "name": "key",
+                                "secret": {
+                                    "secretName": "app-secrets",
+                                    "items": [{"key": "KEY", "path": "KEY"}],
+                                },
+                            }
+                        ],
+                        "initContainers": [
+                            {
+                                "name": "first",
+                                "command": ["true"],
+                                "env": [{"name": "A", "value": "1"}],
+                            }
+                        ],
+                        "containers": [
+                            {
+                                "name": "main",
+                                "command": ["cat", "/keys/app/KEY"],
+                                "volumeMounts": [
+                                    {"name": "key", "mountPath": "/keys/app", "readOnly": True}
+                                ],
+                            }
+                        ],
+                    }
+                }
+            },
+        },
+    ]
+
+
+def test_pod_runtime_job_container_reads_only_its_secret_items(tmp_path: Path) -> None:
+    container = compose_container(
+        job_objects(), "Job", "run-once", tmp_path, init_containers_run_by_caller=True
+    )
+    assert container.command == ("cat", "/keys/app/KEY")
+    assert (container.container_port, container.readiness) == (None, None)
+    assert container.config_mounts == (ConfigMount(path="/keys/app", source=tmp_path / "key"),)
+    assert {p.name: p.read_text() for p in (tmp_path / "key").iterdir()} == {"KEY": "the-key"}
+    init = compose_container(
+        job_objects(), "Job", "run-once", tmp_path / "i", container_name="first"
+    )
+    assert (init.command, dict(init.env)) == (("true",), {"A": "1"})
+    with pytest.raises(UnsupportedPodSpec, match=r"\['initContainers'\] not understood"):
+        compose_container(job_objects(), "Job", "run-once", tmp_path / "m")
