@@ -66,6 +66,8 @@ class DatabaseProxy:
     login: DatabaseLogin
     env: Mapping[str, str] = field(repr=False)  # secret values: never in a failure message
     process: subprocess.Popen[bytes] = field(repr=False)
+    # The separate metrics port (``--prometheus_metrics_port``), mapped; None without metrics.
+    metrics_port: int | None = None
 
     @property
     def master_key(self) -> str:
@@ -111,9 +113,10 @@ def launch_database_proxy(
     name: str = "proxy",
     extra_env: Mapping[str, str] | None = None,
 ) -> DatabaseProxy:
-    """Start (not wait for) the proxy of ``container`` locked down, on a free local port, with
-    ``login``'s database. ``extra_env`` overrides the container's variables last (a test's own
-    adaptation, said where it is made)."""
+    """Start (not wait for) the proxy of ``container`` locked down, on a free local port (and
+    its metrics port on another, when it has one), with ``login``'s database. ``extra_env``
+    overrides the container's variables last (a test's own adaptation, said where it is
+    made)."""
     if not PROXY_BIN.exists():
         pytest.fail(f"the LiteLLM proxy is not installed at {PROXY_BIN}: run `make test`")
     if not (PROXY_BIN.parents[1] / GENERATED_CLIENT_MARKER).exists():
@@ -121,6 +124,10 @@ def launch_database_proxy(
     port = free_port()
     args = list(container.args)
     args[args.index("--port") + 1] = str(port)
+    metrics_port = None
+    if "--prometheus_metrics_port" in args:
+        metrics_port = free_port()
+        args[args.index("--prometheus_metrics_port") + 1] = str(metrics_port)
     # Only what a container would have; HOME is the litellm-non_root image's.
     env = {
         "PATH": f"{PROXY_BIN.parent}:/usr/bin:/bin",
@@ -148,7 +155,7 @@ def launch_database_proxy(
             start_new_session=True,
         )
     return DatabaseProxy(
-        f"http://127.0.0.1:{port}", process.pid, container, log, login, env, process
+        f"http://127.0.0.1:{port}", process.pid, container, log, login, env, process, metrics_port
     )
 
 

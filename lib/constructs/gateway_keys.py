@@ -71,26 +71,25 @@ class GatewayKeysProps:
     keys_digest: str | None
 
 
+def declaration(app: str, access: GatewayAccess) -> dict[str, Any]:
+    """One app's entry of ``keys.json``: what the reconciler makes its key hold."""
+    return {
+        "app": app,
+        "alias": access.alias_for(app),
+        "models": list(access.models),
+        "max_budget": access.max_budget_usd,
+        "budget_duration": access.budget_duration,
+        "rpm_limit": access.rpm_limit,
+        "tpm_limit": access.tpm_limit,
+        "metadata": dict(access.metadata),
+        "rotation_grace": access.rotation_grace,
+        "key_file": f"{app}/{KEY_VARIABLE}",
+    }
+
+
 def declarations(manager: str, apps: Sequence[DeclaredApp]) -> dict[str, Any]:
     """``keys.json``: what the reconciler makes LiteLLM hold, per app."""
-    return {
-        "manager": manager,
-        "keys": [
-            {
-                "app": app.name,
-                "alias": app.access.alias_for(app.name),
-                "models": list(app.access.models),
-                "max_budget": app.access.max_budget_usd,
-                "budget_duration": app.access.budget_duration,
-                "rpm_limit": app.access.rpm_limit,
-                "tpm_limit": app.access.tpm_limit,
-                "metadata": dict(app.access.metadata),
-                "rotation_grace": app.access.rotation_grace,
-                "key_file": f"{app.name}/{KEY_VARIABLE}",
-            }
-            for app in apps
-        ],
-    }
+    return {"manager": manager, "keys": [declaration(app.name, app.access) for app in apps]}
 
 
 class GatewayKeys(Construct):
