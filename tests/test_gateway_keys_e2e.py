@@ -230,7 +230,7 @@ def gateway(
             SynthRequest(environment="keys", outdir=work / "dist", secrets_file=secrets_file),
             {"keys": keys_environment(database_upstream)},
         )
-    objects = list(report.objects)
+    objects: list[Any] = list(report.objects)
     names = {(o["kind"], o["metadata"]["name"]) for o in objects}
     (migrate_job,) = [n for k, n in names if k == "Job" and n.startswith("litellm-migrate-")]
     (keys_job,) = [n for k, n in names if k == "Job" and n.startswith("litellm-keys-")]
@@ -414,7 +414,7 @@ def test_gateway_keys_rpm_limit_answers_429(gateway: Gateway) -> None:
 def scrape(proxy: DatabaseProxy) -> str:
     assert proxy.metrics_port is not None
     url = f"http://127.0.0.1:{proxy.metrics_port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(url, timeout=10) as response:
         return response.read().decode()  # type: ignore[no-any-return]
 
 
