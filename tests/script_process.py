@@ -90,6 +90,13 @@ class ScriptProcesses:
         return finish(self.start(container, overrides, extra_args), timeout)
 
 
+def stop(process: subprocess.Popen[str]) -> None:
+    """Kill a process still running and everything it started (its own session)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def finish(process: subprocess.Popen[str], timeout: float = RUN_TIMEOUT_SECONDS) -> Finished:
     try:
         stdout, stderr = process.communicate(timeout=timeout)

@@ -35,6 +35,8 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -65,7 +67,7 @@ from tests.database_proxy import DatabaseProxy, launch_database_proxy, running
 from tests.helpers import FAKE_SECRETS, AgeKey, encrypt_document
 from tests.pod_runtime import ConfigMount, ContainerProcess, compose, compose_container
 from tests.proxy_harness import http
-from tests.script_process import Finished, ScriptProcesses, finish
+from tests.script_process import Finished, ScriptProcesses, finish, stop
 from tests.test_litellm_e2e import UPSTREAM_MODEL, Upstream
 
 MODEL, OTHER_MODEL = DATABASE_MODELS
@@ -79,7 +81,6 @@ SPENDER_ALIAS = "team-a/spend-tracked"
 SPEND_DEADLINE_SECONDS = 120
 GRACE_DEADLINE_SECONDS = 120
 GATE_DEADLINE_SECONDS = 120
-PAGED_APPS = 110
 
 
 def _access(**fields: Any) -> GatewayAccess:
@@ -107,6 +108,8 @@ DECLARED: dict[str, GatewayAccess] = {
     "rotating": _access(rotation_grace=ROTATION_GRACE),
     "undoing": _access(),
 }
+# With the declared apps, one more managed key than a page of /key/list holds.
+PAGED_APPS = 101 - len(DECLARED)
 
 
 def new_value() -> str:
@@ -152,6 +155,7 @@ class Gateway:
     manager: str
     declared_keys: list[dict[str, Any]]  # keys.json as synthesized
     first_run: Finished
+    first_spend: tuple[int, Any]  # the spender app's first request, through replica a
     app_gate: Finished
     work: Path
 
@@ -278,6 +282,9 @@ def gateway(
             # 5. The reconcile Job.
             job = compose_container(objects, "Job", keys_job, work / "job")
             first_run = scripts.run(job, {"PROXY_URL": replicas[0].base_url})
+            # The spender app's first request, as soon as its key exists: LiteLLM writes spend
+            # in batches (~10 s), which then runs while the tests before the spend test do.
+            first_spend = replicas[0].chat(values["spender"], MODEL)
             yield Gateway(
                 objects=objects,
                 replicas=(replicas[0], replicas[1]),
@@ -289,13 +296,12 @@ def gateway(
                 manager=declared["manager"],
                 declared_keys=declared["keys"],
                 first_run=first_run,
+                first_spend=first_spend,
                 app_gate=finish(app_gate, GATE_DEADLINE_SECONDS),
                 work=work,
             )
     finally:
-        if app_gate.poll() is None:
-            app_gate.kill()
-            app_gate.communicate()
+        stop(app_gate)
 
 
 def database_env(login: DatabaseLogin) -> dict[str, str]:
@@ -433,7 +439,7 @@ def test_gateway_keys_spend_is_tracked_per_app_and_a_spent_budget_refused_at_bot
     gateway: Gateway,
 ) -> None:
     value = gateway.values["spender"]
-    status, body = gateway.a.chat(value, MODEL)
+    status, body = gateway.first_spend
     assert status == 200, body
 
     def spent() -> float:
@@ -573,3 +579,143 @@ def test_gateway_keys_more_than_a_page_of_managed_keys_reconcile(gateway: Gatewa
     deleted = writes(gateway.reconcile())
     assert len(deleted) == PAGED_APPS
     assert all(line.endswith("no app declares it") for line in deleted)
+
+
+# ---------------------------------------------------------------------------------------------
+# The database gate: LiteLLM pods wait for their release's schema; the salt key is checked.
+
+
+class Watched:
+    """A running process whose stdout lines are collected as they come."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        assert process.stdout is not None
+        stdout = process.stdout
+        self._reader = threading.Thread(
+            target=lambda: self.lines.extend(line.rstrip("\n") for line in stdout), daemon=True
+        )
+        self._reader.start()
+
+    def finish(self, timeout: float) -> int:
+        returncode = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=timeout)
+        return returncode
+
+
+def record_migration(gateway: Gateway, login: DatabaseLogin, name: str, checksum: str) -> None:
+    """What `prisma migrate deploy` writes when it has applied ``name``."""
+    gateway.postgres.psql(
+        login.name,
+        'INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, '  # noqa: S608
+        f"started_at, applied_steps_count) VALUES ('{uuid.uuid4()}', '{checksum}', now(), "
+        f"'{name}', now(), 1);\n",
+    )
+
+
+def test_database_gate_holds_a_pod_until_its_release_migration_is_applied(
+    gateway: Gateway,
+) -> None:
+    assert gateway.postgres.migrations is not None
+    newest = gateway.postgres.migrations.names[-1]
+    login = gateway.postgres.new_database()
+    checksum = gateway.postgres.psql(
+        login.name,
+        f"""DELETE FROM "_prisma_migrations" WHERE migration_name = '{newest}' """  # noqa: S608
+        "RETURNING checksum;\n",
+    ).strip()
+    env = database_env(login)
+    salt = compose_container(
+        gateway.objects,
+        "Job",
+        migration_job(gateway),
+        gateway.work / f"salt-{login.name}",
+        container_name="salt-key-check",
+    )
+    assert gateway.scripts.run(salt, env).returncode == 0
+    schema_gate = compose_container(
+        gateway.objects,
+        "Deployment",
+        "litellm",
+        gateway.work / f"gate-{login.name}",
+        container_name="schema-gate",
+    )
+    gate = Watched(gateway.scripts.start(schema_gate, env))
+    try:
+        poll(
+            "the gate waiting for the newest migration",
+            lambda: f"waiting: migration {newest} not applied yet" in gate.lines,
+            GATE_DEADLINE_SECONDS,
+        )
+        assert gate.process.poll() is None, gate.lines
+        record_migration(gateway, login, newest, checksum)
+        assert gate.finish(GATE_DEADLINE_SECONDS) == 0, gate.lines
+    finally:
+        stop(gate.process)
+    assert gate.lines[-1] == f"schema has {newest}; salt key matches: serving"
+
+
+ROTATION_REFUSED = (
+    "error: LITELLM_SALT_KEY differs from the one this database was set up with, which would "
+    "make every credential LiteLLM stored encrypted unreadable: restore the previous value, or "
+    "rotate on purpose with allow_salt_key_rotation=True on the environment "
+    "(docs/database.md, 'Rotate the salt key')"
+)
+
+
+def test_database_gate_salt_check_refuses_a_changed_salt_key_unless_rotation_is_allowed(
+    gateway: Gateway,
+) -> None:
+    login = gateway.postgres.new_database()
+    env = database_env(login)
+    salt = compose_container(
+        gateway.objects,
+        "Job",
+        migration_job(gateway),
+        gateway.work / f"salt-{login.name}",
+        container_name="salt-key-check",
+    )
+    schema_gate = compose_container(
+        gateway.objects,
+        "Deployment",
+        "litellm",
+        gateway.work / f"gate-{login.name}",
+        container_name="schema-gate",
+    )
+    synthesized_salt_key = salt.env["LITELLM_SALT_KEY"]
+    assert synthesized_salt_key == FAKE_SECRETS["litellm"]["LITELLM_SALT_KEY"]
+    assert salt.env["ALLOW_SALT_KEY_ROTATION"] == "false"
+    runs = [gateway.scripts.run(salt, env)]
+    assert (runs[-1].returncode, runs[-1].lines) == (0, ["salt key fingerprint recorded"])
+    runs.append(gateway.scripts.run(salt, env))
+    assert (runs[-1].returncode, runs[-1].lines) == (0, ["salt key unchanged"])
+
+    # The Secret's salt key changed: the next release's Job stops, and so would new pods.
+    changed = {**env, "LITELLM_SALT_KEY": f"salt-rotated-{secrets.token_hex(24)}"}
+    for container in (salt, schema_gate):
+        runs.append(gateway.scripts.run(container, changed))
+        assert (runs[-1].returncode, runs[-1].stdout) == (3, ""), runs[-1].stderr
+        assert runs[-1].stderr.splitlines() == [ROTATION_REFUSED]
+
+    # allow_salt_key_rotation=True on the environment gives the Job this variable.
+    allowed = {**changed, "ALLOW_SALT_KEY_ROTATION": "true"}
+    runs.append(gateway.scripts.run(salt, allowed))
+    assert runs[-1].returncode == 0, runs[-1].stderr
+    assert runs[-1].lines == [
+        "salt key rotation accepted (allow_salt_key_rotation): new fingerprint recorded"
+    ]
+    runs.append(gateway.scripts.run(schema_gate, changed))
+    assert runs[-1].returncode == 0, runs[-1].stderr
+    for run in runs:
+        for value in (synthesized_salt_key, changed["LITELLM_SALT_KEY"], login.password):
+            assert value not in run.stdout + run.stderr
+
+
+def migration_job(gateway: Gateway) -> str:
+    (name,) = [
+        o["metadata"]["name"]
+        for o in gateway.objects
+        if o["kind"] == "Job" and o["metadata"]["name"].startswith("litellm-migrate-")
+    ]
+    return str(name)

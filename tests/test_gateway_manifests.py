@@ -94,6 +94,12 @@ def received(pod: Mapping[str, Any]) -> set[tuple[str, str]]:
 
 def test_gateway_no_pod_receives_a_guarded_key_it_does_not_need(report: SynthReport) -> None:
     pods = pod_templates(report)
+    # Every pod the output can start is checked: no other kind carries a pod template.
+    with_pods = {o["kind"] for o in objects(report) if "template" in o.get("spec", {})}
+    with_pods |= {o["kind"] for o in objects(report) if "jobTemplate" in o.get("spec", {})}
+    assert with_pods == {"Deployment", "Job", "CronJob"} - (
+        {"CronJob"} if report.environment == "dev" else set()
+    )
     assert {"litellm", "litellm-migrate", "litellm-keys", "backend", "chatbot"} <= set(pods)
     for name, pod in pods.items():
         guarded = {key for group, key in received(pod) if group == "litellm"}

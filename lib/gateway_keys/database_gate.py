@@ -157,6 +157,12 @@ def schema_state(connection: Any, migration: str, salt_key: str) -> str | None:
     return None
 
 
+def _say(line: str) -> None:
+    # Flushed: a container's stdout is a pipe, so Python would buffer the lines, and `kubectl
+    # logs` of a pod held at its gate would show nothing until it gives up.
+    print(line, flush=True)
+
+
 def wait_for_schema(
     connect: Callable[[], Any],
     migration: str,
@@ -165,7 +171,7 @@ def wait_for_schema(
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = _say,
 ) -> None:
     end = clock() + timeout_seconds
     last = ""
