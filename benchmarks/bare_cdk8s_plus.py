@@ -4,14 +4,16 @@ Those are: the restricted Namespace; the two Secrets; LiteLLM (ConfigMap with th
 hardened Deployment with its Redis variables, Service, Ingress); the in-cluster Valkey
 (Deployment, Service); the consumer app ``backend``; the NetworkPolicies (default deny, and
 ingress to LiteLLM, to backend and to Valkey). Dev runs one replica
-with no metrics, so the PodDisruptionBudget, autoscaler, metrics port and ServiceMonitor of prod
-are not among them.
+with no metrics behind ingress-nginx, so the PodDisruptionBudget, autoscaler, metrics port,
+ServiceMonitor, HTTPRoute and egress policies of prod are not among them.
 
 No SOPS, no checks, no lib/: every value is hard-coded, including the public demo values of the
-committed example ``secrets/secrets.yaml`` and the digests our synth derives from them, so its
+committed example ``secrets/secrets.yaml``, the digests our synth derives from them and the
+numbers it derives for dev (CPU and memory, keep-alive, drain and grace period), so its
 output parses to the very objects ``python main.py`` writes (``benchmarks/run.py`` compares them).
-Construct ids mirror ours because cdk8s derives the selector label ``cdk8s.io/metadata.addr``
-from the construct path.
+Like ours, every Deployment and Service selects its pods by the stable ``app.kubernetes.io/name``
+and ``app.kubernetes.io/component`` labels rather than cdk8s-plus's construct-path label
+``cdk8s.io/metadata.addr``, and every pod runs without service links.
 
     python benchmarks/bare_cdk8s_plus.py --outdir DIR [--apps N] [--writer synth|json]
                                          [--gc-freeze] [--timings]
@@ -193,12 +195,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             ensure_non_root=True, user=user, group=user, fs_group=user
         )
 
-    def pod_seccomp(deployment: kplus.Deployment) -> None:
+    def pod_patches(deployment: kplus.Deployment) -> None:
+        """What cdk8s-plus cannot set: the pod's seccomp profile, no service links, and no
+        construct-path label (nothing selects on it)."""
         cdk8s.ApiObject.of(deployment).add_json_patch(
+            cdk8s.JsonPatch.remove("/spec/template/metadata/labels/cdk8s.io~1metadata.addr"),
             cdk8s.JsonPatch.add(
                 "/spec/template/spec/securityContext/seccompProfile", {"type": "RuntimeDefault"}
-            )
+            ),
+            cdk8s.JsonPatch.add("/spec/template/spec/enableServiceLinks", False),
         )
+
+    def service(
+        scope: Construct, name: str, labels: dict[str, str], port: int, port_name: str
+    ) -> kplus.Service:
+        service = kplus.Service(
+            scope,
+            "service",
+            metadata=cdk8s.ApiObjectMetadata(name=name),
+            ports=[kplus.ServicePort(port=port, target_port=port, name=port_name)],
+        )
+        for key, value in labels.items():
+            service.select_label(key, value)
+        return service
 
     def app_probe(period: int) -> kplus.Probe:
         return kplus.Probe.from_http_get(
@@ -231,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             group,
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=name, labels=labels),
+            select=False,
             replicas=1,
             pod_metadata=cdk8s.ApiObjectMetadata(
                 labels=labels,
@@ -253,10 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             ],
         )
-        pod_seccomp(deployment)
-        deployment.expose_via_service(
-            name=name, ports=[kplus.ServicePort(port=APP_PORT, target_port=APP_PORT, name="http")]
-        )
+        deployment.select(kplus.LabelSelector.of(labels=labels))
+        pod_patches(deployment)
+        service(group, name, labels, APP_PORT, "http")
 
     def tcp_probe(period: int, failures: int) -> kplus.Probe:
         return kplus.Probe.from_tcp_socket(
@@ -276,7 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             group,
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name="valkey", labels=labels),
+            select=False,
             replicas=1,
+            strategy=kplus.DeploymentStrategy.recreate(),
             # The LiteLLM group's digest: a rotated Redis password restarts Valkey too.
             pod_metadata=cdk8s.ApiObjectMetadata(
                 labels=labels, annotations={"seance.dev/secrets-digest": LITELLM_SECRETS_DIGEST}
@@ -305,15 +326,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     startup=tcp_probe(2, 30),
                     liveness=tcp_probe(10, 3),
                     readiness=tcp_probe(5, 2),
-                    resources=resources(50, 160, 192),
+                    # maxmemory 128 MiB at 110% fragmentation + 12 MiB idle; + 32 MiB burst
+                    resources=resources(50, 153, 185),
                 )
             ],
         )
-        pod_seccomp(deployment)
-        deployment.expose_via_service(
-            name="valkey",
-            ports=[kplus.ServicePort(port=REDIS_PORT, target_port=REDIS_PORT, name="redis")],
-        )
+        deployment.select(kplus.LabelSelector.of(labels=labels))
+        pod_patches(deployment)
+        service(group, "valkey", labels, REDIS_PORT, "redis")
 
     app = cdk8s.App(outdir=str(args.outdir))
     namespace_chart = cdk8s.Chart(app, "namespace", disable_resource_name_hashes=True)
@@ -359,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         litellm,
         "deployment",
         metadata=cdk8s.ApiObjectMetadata(name="litellm", labels=labels),
+        select=False,
         replicas=1,
         pod_metadata=cdk8s.ApiObjectMetadata(
             labels=labels,
@@ -369,13 +390,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         security_context=restricted_pod(PROXY_UID),
         automount_service_account_token=False,
-        termination_grace_period=cdk8s.Duration.seconds(50),
+        # preStop sleep 5 + drain 130 (the router's longest try, 120, + 10) + margin 15
+        termination_grace_period=cdk8s.Duration.seconds(150),
         containers=[
             kplus.ContainerProps(
                 name="litellm",
                 image=LITELLM_IMAGE,
                 image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
-                args=["--config", "/etc/litellm/config.yaml", "--port", str(LITELLM_PORT)],
+                args=[
+                    *("--config", "/etc/litellm/config.yaml", "--port", str(LITELLM_PORT)),
+                    # ingress-nginx's upstream keep-alive (60 s) + uvicorn's default (5 s)
+                    *("--keepalive_timeout", "65"),
+                ],
                 ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
                 env_from=[kplus.Env.from_secret(secrets["litellm"])],
                 env_variables={
@@ -384,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ("TMPDIR", "/tmp"),  # noqa: S108 - the emptyDir mounted there
                         ("LITELLM_UI_PATH", "/var/lib/litellm/ui/served"),
                         ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
-                        ("GRACEFUL_SHUTDOWN_TIMEOUT", "30"),
+                        ("GRACEFUL_SHUTDOWN_TIMEOUT", "130"),
                         ("REDIS_HOST", "valkey"),
                         ("REDIS_PORT", str(REDIS_PORT)),
                     )
@@ -411,15 +437,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 startup=probe("/health/liveliness", 5, 36),
                 liveness=probe("/health/liveliness", 15, 3),
                 readiness=probe("/health/readiness", 10, 3),
-                resources=resources(250, 512, 2048),
+                # one worker: 4m idle + half a core of serving
+                resources=resources(504, 512, 2048),
             )
         ],
     )
-    pod_seccomp(deployment)
-    service = deployment.expose_via_service(
-        name="litellm",
-        ports=[kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")],
-    )
+    deployment.select(kplus.LabelSelector.of(labels=labels))
+    pod_patches(deployment)
+    litellm_service = service(litellm, "litellm", labels, LITELLM_PORT, "http")
     valkey(gateway_chart, secrets["litellm"])
     ingress = kplus.Ingress(
         Construct(gateway_chart, "ingress"),
@@ -440,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ingress.add_host_rule(
         HOST,
         "/litellm(/|$)(.*)",
-        kplus.IngressBackend.from_service(service),
+        kplus.IngressBackend.from_service(litellm_service),
         kplus.HttpIngressPathType.IMPLEMENTATION_SPECIFIC,
     )
     consumer_app(
