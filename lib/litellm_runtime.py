@@ -2,7 +2,8 @@
 
 The container runs with a read-only root filesystem, so every path the proxy writes must be a
 mounted ``emptyDir``, and the proxy is pointed at those mounts through variables where it lets
-us. Measured on litellm[proxy]==1.106.2, not guessed; change it together with the pinned image:
+us. Measured, not guessed, on litellm[proxy]==1.106.2 and re-proved on 1.106.12, the pinned
+release; change it together with the pinned image (docs/dependencies.md):
 
 - by reading its source: ``tempfile`` probes and uses ``$TMPDIR`` (default ``/tmp``); the admin
   UI is copied at start into ``LITELLM_UI_PATH`` when that differs from the packaged copy, then
@@ -11,8 +12,10 @@ us. Measured on litellm[proxy]==1.106.2, not guessed; change it together with th
 - by running it: as uid 65534 in a private mount namespace with every mount read-only except
   these tmpfs mounts, traced with ``strace -f`` through boot, probes, ``/v1/models``, a chat
   request, ``/utils/token_counter``, ``/get_image`` and ``/ui``: the only writes are the
-  ``tempfile`` probe in ``/tmp`` and the UI copy; no EROFS or EACCES anywhere. The end-to-end test
-  (tests/test_litellm_e2e.py) keeps proving it on every run.
+  ``tempfile`` probe in ``/tmp`` and the UI copy; no EROFS or EACCES anywhere (traced on 1.106.2;
+  the code that writes, ``tempfile`` and the UI copy in ``proxy_server.py``, is unchanged in
+  1.106.12). The end-to-end test (tests/test_litellm_e2e.py) keeps proving it on every run, on
+  the pinned release.
 
 Not needed by this deployment, so not mounted (each would fail loudly on the read-only root,
 not silently): ``LITELLM_MIGRATION_DIR`` and Prisma's binary cache (only with ``DATABASE_URL``);
@@ -53,7 +56,7 @@ UI_MOUNT = WritableMount(
     name="ui",
     path="/var/lib/litellm/ui",
     size_limit_mib=64,
-    why="the admin UI (19 MiB) copied at start and rewritten for SERVER_ROOT_PATH",
+    why="the admin UI (17 MiB) copied at start and rewritten for SERVER_ROOT_PATH",
 )
 WRITABLE_MOUNTS: tuple[WritableMount, ...] = (TMP_MOUNT, UI_MOUNT)
 

@@ -70,7 +70,7 @@ class LiteLLMProps:
 
 
 def scaling_args(workers: int, metrics_port: int | None) -> list[str]:
-    """CLI flags of LiteLLM 1.106.2 for more workers and the separate metrics port."""
+    """CLI flags of LiteLLM 1.106.12 for more workers and the separate metrics port."""
     args = ["--num_workers", str(workers)] if workers > 1 else []
     if metrics_port is not None:
         args += ["--prometheus_metrics_port", str(metrics_port)]
