@@ -30,6 +30,11 @@ test: system-packages lint typecheck node_modules/.installed $(PROXY_VENV)/.inst
   $(CHECKOV_VENV)/.installed
 	$(BIN)/python -m pytest
 
+## lock-images: pin the environment's images to their registries' digests in images.lock.yaml (ENV=)
+.PHONY: lock-images
+lock-images: $(VENV)/.synth-deps
+	$(BIN)/python -m lib.images --env $(ENV)
+
 ## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); not part of test
 .PHONY: bench
 bench: $(VENV)/.synth-deps
@@ -99,9 +104,13 @@ lock: $(UV_VENV)/.installed
 # System tools the tests run for real, as command:Debian package. A fresh machine gets the missing
 # ones from apt-get: a real Redis (>= 7) for tests/test_scaling_e2e.py (it starts its own on a
 # free port, so whether Debian's service autostarts changes nothing); unshare, setpriv and nsenter
-# for the locked-down proxy (tests/locked_down.py); chattr for the immutable-directory refusal.
+# for the locked-down proxy (tests/locked_down.py); chattr for the immutable-directory refusal;
+# the distribution registry and skopeo, a real registry and client for `make lock-images`
+# (tests/oci_registry.py; the tests start their own registry, never Debian's service); openssl
+# signs the tokens of the registry that requires them.
 SYSTEM_TOOLS := redis-server:redis-server unshare:util-linux setpriv:util-linux \
-  nsenter:util-linux chattr:e2fsprogs
+  nsenter:util-linux chattr:e2fsprogs docker-registry:docker-registry skopeo:skopeo \
+  openssl:openssl
 .PHONY: system-packages
 system-packages:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do \

@@ -291,7 +291,6 @@ def check_environment(environment: Environment) -> None:
             f"{availability.autoscaling.max_replicas} is below replicas {gateway.replicas}"
         )
     _check_request_limits(environment, where)
-    _check_images(environment, where)
     _check_redis(environment, where)
     _check_metrics(environment, where)
     seen: set[str] = set()
@@ -325,16 +324,19 @@ def images(environment: Environment) -> dict[str, ImageRef]:
     return found
 
 
-def _check_images(environment: Environment, where: str) -> None:
-    if not environment.image_policy.require_digests:
-        return
-    for workload, image in images(environment).items():
-        if not image.pinned_by_digest:
-            raise SynthError(
-                f"{where}: image '{image}' of '{workload}' is not pinned by digest, and the "
-                "environment's image_policy requires digests: append @sha256:<digest> "
-                '(README, "Pin images by digest")'
-            )
+def with_images(environment: Environment, replacements: Mapping[str, ImageRef]) -> Environment:
+    """``environment`` with the images of the workloads named (as ``images`` names them)
+    replaced; beside ``images`` so the two always agree on where images live."""
+    gateway, redis = environment.gateway, environment.redis
+    if "litellm" in replacements:
+        gateway = replace(gateway, image=replacements["litellm"])
+    if isinstance(redis, InClusterValkey) and redis.name in replacements:
+        redis = replace(redis, image=replacements[redis.name])
+    apps = tuple(
+        replace(app, image=replacements[app.name]) if app.name in replacements else app
+        for app in environment.apps
+    )
+    return replace(environment, gateway=gateway, apps=apps, redis=redis)
 
 
 def _check_request_limits(environment: Environment, where: str) -> None:
