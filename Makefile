@@ -71,11 +71,13 @@ $(VENV)/.test-deps: $(LOCKS)/test.txt $(VENV)/.synth-deps
 # The LiteLLM proxy for the end-to-end test, pinned in pyproject.toml [tool.litellm-proxy].
 # Built on the system interpreter: the test runs it as the pod's non-root user, who cannot read
 # an interpreter under /root (a venv made from pyenv there silently falls back to another Python).
+# Copied, not hard-linked from uv's cache: `prisma generate` below writes into the installed
+# package, and must not write through into the cache every venv is made from.
 PROXY_PYTHON ?= /usr/bin/python3
 $(PROXY_VENV)/.installed: $(LOCKS)/proxy.txt | $(UV_VENV)/.installed
 	test "$$(readlink $(PROXY_VENV)/bin/python3)" = "$(PROXY_PYTHON)" \
 	  || { rm -rf $(PROXY_VENV) && $(PROXY_PYTHON) -m venv --without-pip $(PROXY_VENV); }
-	$(SYNC) $(PROXY_VENV)/bin/python $(LOCKS)/proxy.txt
+	$(SYNC) $(PROXY_VENV)/bin/python $(LOCKS)/proxy.txt --link-mode copy
 	touch $@
 
 # The Prisma client LiteLLM imports, generated into the proxy's venv from the release's schema

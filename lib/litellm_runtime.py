@@ -78,11 +78,15 @@ RUNTIME_ENV: Mapping[str, str] = MappingProxyType(
 )
 
 
-# Memory of the pinned proxy, by process (idle RSS measured on 1.106.2 in the prod layout,
-# `--num_workers 2` with `--prometheus_metrics_port`: the uvicorn supervisor 309 MB, each
-# spawned worker ~300 MB, the metrics server 191 MB, ~1.1 GB in all; a single-process proxy
-# ~310 MiB). A process that serves requests also holds their bodies (read into memory, up to
-# the ingress's body limit), responses and per-process caches on top of that.
+# Memory of the pinned proxy, by process: idle RSS in the prod layout (`--num_workers 2` with
+# `--prometheus_metrics_port`), measured on 1.106.12 in two runs: the uvicorn supervisor
+# 303-320 MiB, each spawned worker 317-326 MiB, the metrics server 186-193 MiB,
+# multiprocessing's resource tracker 11 MiB, 1.14-1.17 GiB in all; 1.106.2 run beside it differs
+# by 2 MiB per process at most. A single-process proxy: 321 MiB. So the three proxy processes
+# (942-964 MiB together) are 3 x PROXY_PROCESS_IDLE_MIB within 0.5%, and the metrics server with
+# the tracker (197-204 MiB) METRICS_PROCESS_MIB within 2%. A process that serves requests also
+# holds their bodies (read into memory, up to the ingress's body limit), responses and
+# per-process caches on top of that.
 PROXY_PROCESS_IDLE_MIB = 320
 SERVING_HEADROOM_MIB = 192
 METRICS_PROCESS_MIB = 200
