@@ -12,9 +12,11 @@ from constructs import Construct
 from lib.constructs.availability import Availability
 from lib.constructs.consumer_app import ConsumerApp
 from lib.constructs.gateway_ingress import GatewayIngress, GatewayIngressProps, NginxLimits
+from lib.constructs.gateway_route import GatewayRoute, GatewayRouteProps
 from lib.constructs.litellm import LITELLM_PORT, LiteLLM, LiteLLMProps
 from lib.constructs.network_isolation import (
     HTTPS_PORT,
+    Forwarder,
     IsolatedWorkload,
     NetworkIsolation,
     RedisEgress,
@@ -67,6 +69,9 @@ class GatewayChart(cdk8s.Chart):
                 workers=environment.gateway.workers,
                 metrics_port=metrics.port if metrics is not None else None,
                 scaling_mounts=(MULTIPROC_MOUNT,) if metrics is not None else (),
+                drain_seconds=environment.shutdown_drain_seconds(),
+                keepalive_seconds=environment.keepalive_seconds(),
+                trusted_proxy_cidrs=environment.network.trusted_proxy_cidrs,
             ),
         )
         Availability(
@@ -106,25 +111,40 @@ class GatewayChart(cdk8s.Chart):
                     labels=metrics.service_monitor_labels,
                 ),
             )
-        GatewayIngress(
-            self,
-            "ingress",
-            GatewayIngressProps(
-                host=environment.host,
-                service=litellm.service,
-                ingress_class=environment.ingress_class,
-                tls_secret_name=environment.tls_secret_name,
-                strip_prefix=environment.path_prefix_mode is PathPrefixMode.REWRITE,
-                nginx_limits=(
-                    NginxLimits(
-                        body_size_mib=environment.gateway.max_request_body_mib,
-                        timeout_seconds=environment.request_timeout_seconds(),
-                    )
-                    if environment.ingress_class == NGINX_INGRESS_CLASS
-                    else None
+        route = environment.gateway_route
+        strip_prefix = environment.path_prefix_mode is PathPrefixMode.REWRITE
+        if route is not None:
+            GatewayRoute(
+                self,
+                "route",
+                GatewayRouteProps(
+                    host=environment.host,
+                    service=litellm.service,
+                    route=route,
+                    strip_prefix=strip_prefix,
+                    timeout_seconds=environment.request_timeout_seconds(),
                 ),
-            ),
-        )
+            )
+        else:
+            GatewayIngress(
+                self,
+                "ingress",
+                GatewayIngressProps(
+                    host=environment.host,
+                    service=litellm.service,
+                    ingress_class=environment.ingress_class,
+                    tls_secret_name=environment.tls_secret_name,
+                    strip_prefix=strip_prefix,
+                    nginx_limits=(
+                        NginxLimits(
+                            body_size_mib=environment.gateway.max_request_body_mib,
+                            timeout_seconds=environment.request_timeout_seconds(),
+                        )
+                        if environment.ingress_class == NGINX_INGRESS_CLASS
+                        else None
+                    ),
+                ),
+            )
         isolated_apps = []
         for app in environment.apps:
             consumer = ConsumerApp(
@@ -143,6 +163,11 @@ class GatewayChart(cdk8s.Chart):
             spec=environment.network,
             gateway=IsolatedWorkload("litellm", litellm.pod_labels, LITELLM_PORT),
             apps=isolated_apps,
+            forwarder=(
+                Forwarder(route.data_plane_namespace, route.data_plane_pods)
+                if route is not None
+                else None
+            ),
             gateway_egress_ports=_upstream_ports(environment),
             valkey=isolated_valkey,
             scraper=(

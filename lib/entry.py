@@ -27,8 +27,10 @@ if TYPE_CHECKING:  # typing and collections.abc cost milliseconds before the han
 
 from lib.errors import SynthError, printable
 
-# What `make`, CI runners, `timeout`, a closed terminal and Ctrl-C send.
-INTERRUPTING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# What `make`, CI runners, `timeout`, a closed terminal and Ctrl-C send. Installed in this
+# order: SIGTERM last, so a process seen catching SIGTERM (``SigCgt`` in /proc/PID/status;
+# Python itself catches only SIGINT) has all three handlers in, raising already.
+INTERRUPTING_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 
 
 class Interrupted(BaseException):
@@ -68,12 +70,13 @@ _STATE = _SignalState()
 def install_signal_handlers() -> None:
     """From now until exit, SIGTERM, SIGHUP and SIGINT raise ``Interrupted`` (until the synth
     is over, see ``settle``). Signals the caller ignores (``nohup``, background jobs) stay
-    ignored."""
+    ignored. The caller is inside its ``try`` already: a signal arriving between two of these
+    calls raises ``Interrupted`` like any later one."""
+    _STATE.raising = True
+    _STATE.installed = True
     for signum in INTERRUPTING_SIGNALS:
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _STATE.handle)
-    _STATE.raising = True
-    _STATE.installed = True
 
 
 def settle() -> None:
@@ -99,8 +102,8 @@ def signals_interrupt() -> Iterator[None]:
     previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {
         signum: signal.getsignal(signum) for signum in INTERRUPTING_SIGNALS
     }
-    install_signal_handlers()
     try:
+        install_signal_handlers()
         yield
     finally:
         _STATE.raising = False
@@ -152,8 +155,8 @@ def one_line(message: str) -> str:
 
 def run() -> int:
     """main.py: handlers first, then the imports, then the synth; one line for what fails."""
-    install_signal_handlers()
     try:
+        install_signal_handlers()
         try:
             from lib.cli import main  # the synthesizer and what it imports: ~0.1 s
         except SynthError as exc:  # a bad value in the environments table, refused as built

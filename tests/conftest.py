@@ -16,6 +16,16 @@ from tests.oci_registry import LocalRegistry, TokenService, running_registry, se
 # jsii's Node 20 end-of-life banner would otherwise fill every captured stderr.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+# The modules that boot real proxies take the longest (tens of seconds each, most of it one
+# fixture). Under pytest-xdist (pyproject.toml) they go first, each to its own worker, so the
+# rest of the suite runs beside them instead of after them; the other tests keep their order.
+SLOWEST_FIRST = ("test_scaling_e2e.py", "test_litellm_e2e.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 class YamlSnapshotExtension(SingleFileSnapshotExtension):
     """One readable .yaml file per snapshot, so a reviewer reads a manifest diff."""

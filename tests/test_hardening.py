@@ -347,7 +347,7 @@ def test_hardening_egress_to_an_external_redis_goes_to_the_cidr_blocks(
         egress[0]  # DNS only
     ]
     assert egress[-1] == {
-        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],
         "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6380}],
     }
 
@@ -446,7 +446,8 @@ def test_hardening_replicas_without_autoscaling_get_budget_and_node_spread(
     }
     (spread,) = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert spread["topologyKey"] == "kubernetes.io/hostname"
-    assert spread["whenUnsatisfiable"] == "DoNotSchedule"
+    # A preference: a hard rule would leave surges Pending when the balancing node is full.
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
     # Cordoned (tainted) nodes do not count in the skew, so a drain can reschedule.
     assert spread["nodeTaintsPolicy"] == "Honor"
     assert spread["labelSelector"] == {"matchLabels": labels}
