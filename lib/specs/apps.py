@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lib.errors import SynthError
+from lib.specs.gateway_access import GatewayAccess
 from lib.specs.image import ImageRef
 from lib.specs.network import AppIngress
 
@@ -53,6 +54,9 @@ class ConsumerAppSpec:
     ``run_as_user`` must be a numeric user the image can run as: the pod refuses to start an
     image whose USER is root or a name when ``runAsNonRoot`` is set, as it is for every app.
     ``ingress``: who may connect to the app (default: nobody).
+    ``gateway``: the app's own LiteLLM key, its models and limits (default: no access to the
+    gateway, whose port then refuses the app's pods). The key's value is ``LITELLM_API_KEY`` in
+    the app's own secrets group (the group named like the app).
     """
 
     name: str
@@ -64,3 +68,4 @@ class ConsumerAppSpec:
     replicas: int = 1
     run_as_user: int = 65534
     ingress: AppIngress = field(default_factory=AppIngress)
+    gateway: GatewayAccess | None = None
