@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 NAMESPACE = "seance"
-LITELLM_IMAGE = "ghcr.io/berriai/litellm-non_root:v1.106.2"
+LITELLM_IMAGE = "ghcr.io/berriai/litellm-non_root:v1.106.12"
 APP_IMAGE = "docker.io/hashicorp/http-echo:1.0.0"
 VALKEY_IMAGE = "docker.io/valkey/valkey:8.1.1"
 POSTGRES_IMAGE = "docker.io/library/postgres:17.6-bookworm"
@@ -174,8 +174,8 @@ LITELLM_SECRETS_DIGEST = "3b45e37a2decfc0c76ea4dee66d3ddd9dc1c3cff885767e8f5e0ab
 STRIPE_SECRETS_DIGEST = "f688196d847cc9f200b89ef2f50ad56560d9286862ef20bff79bf2571a3ad441"
 CHATBOT_SECRETS_DIGEST = "b8b5ab3f025650e5c28546370cde7416cdc8c5c424d6a38477277c5e9ec3bce9"
 # The Jobs' names: one per release (image, secrets digest) and per key declarations.
-MIGRATE_JOB = "litellm-migrate-9e3670058d"
-KEYS_JOB = "litellm-keys-d792da9246"
+MIGRATE_JOB = "litellm-migrate-73609cff8a"
+KEYS_JOB = "litellm-keys-99d6fcc7a6"
 
 
 # Phase names, shared with benchmarks/phases.py so that run.py can put them side by side.

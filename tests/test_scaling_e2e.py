@@ -529,8 +529,8 @@ def test_scaling_rate_limit_holds_across_replicas(
     cluster: Cluster, providers: Mapping[str, Provider]
 ) -> None:
     """rpm is counted in Redis: replica B, which has served nothing, refuses once replica A
-    has used the model's minute. (LiteLLM 1.106.2 refuses the request that would bring the
-    count to rpm, so rpm 3 admits 2 a minute; alone, B would admit its own 2.)
+    has used the model's minute. (LiteLLM 1.106.12, like 1.106.2, refuses the request that
+    would bring the count to rpm, so rpm 3 admits 2 a minute; alone, B would admit its own 2.)
 
     B asks only once Redis holds A's count (polled, not slept for), and the whole sequence
     must fall inside one UTC minute, LiteLLM's window; else it is repeated in the next minute,
