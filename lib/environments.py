@@ -46,12 +46,15 @@ from lib.specs.redis import (
 from lib.specs.route import INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS, GatewayRouteSpec
 from lib.specs.router import RouterSpec
 
-# Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release.
-# The release notes of the 1.10x series publish and sign the images as
+# Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release,
+# the one .venv-proxy installs (requirements/proxy.txt; tests/test_locks.py holds the two
+# together). 1.106.12 carries the fixes of both advisories against 1.106.2, and images of the
+# compromised 1.107.x series and floating tags are refused (lib/specs/image.py,
+# docs/dependencies.md). The release notes of the 1.10x series publish and sign the images as
 # ghcr.io/berriai/<variant>:vX.Y.Z (no "main-" prefix, no "-stable" suffix); litellm-non_root
 # runs as uid 65534 and is what Pod Security "restricted" can run. Add @sha256:<digest> after
 # `crane digest` / `docker buildx imagetools inspect` against your registry (README).
-LITELLM_IMAGE = ImageRef.parse("ghcr.io/berriai/litellm-non_root:v1.106.2")
+LITELLM_IMAGE = ImageRef.parse("ghcr.io/berriai/litellm-non_root:v1.106.12")
 # Where the proxy is served on the environment's host.
 LITELLM_PATH_PREFIX = "/litellm"
 # The IngressClass of ingress-nginx, whose annotations set the body size limit and timeouts.
