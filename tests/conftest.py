@@ -21,8 +21,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # (pyproject.toml) they go first, longest first, so the workers start on them and the rest of
 # the suite fills in beside them instead of waiting after them; the other tests keep their
 # order. The database module is as slow: Postgres, then a proxy that boots on it in 15-35 s
-# (docs/testing-database.md), then spend written in batches about every 10 s.
+# (docs/testing-database.md), then spend written in batches about every 10 s. The gateway keys'
+# module is the slowest: two proxies on one database, a rotation's grace, a page of keys.
 SLOWEST_FIRST = (
+    "test_gateway_keys_e2e.py",
     "test_litellm_e2e.py",
     "test_shutdown_keepalive_e2e.py",
     "test_scaling_e2e.py",

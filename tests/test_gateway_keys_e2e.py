@@ -156,6 +156,8 @@ class Gateway:
     declared_keys: list[dict[str, Any]]  # keys.json as synthesized
     first_run: Finished
     first_spend: tuple[int, Any]  # the spender app's first request, through replica a
+    # app -> /v1/models with its key, right after the first run (before anything was spent)
+    models_listed: dict[str, tuple[int, Any]]
     app_gate: Finished
     work: Path
 
@@ -282,6 +284,11 @@ def gateway(
             # 5. The reconcile Job.
             job = compose_container(objects, "Job", keys_job, work / "job")
             first_run = scripts.run(job, {"PROXY_URL": replicas[0].base_url})
+            # Each app's value from its Secret, as the app sends it: what it is accepted for.
+            models = {
+                app: http("GET", replicas[0].base_url + "/v1/models", token=value)
+                for app, value in values.items()
+            }
             # The spender app's first request, as soon as its key exists: LiteLLM writes spend
             # in batches (~10 s), which then runs while the tests before the spend test do.
             first_spend = replicas[0].chat(values["spender"], MODEL)
@@ -297,6 +304,7 @@ def gateway(
                 declared_keys=declared["keys"],
                 first_run=first_run,
                 first_spend=first_spend,
+                models_listed=models,
                 app_gate=finish(app_gate, GATE_DEADLINE_SECONDS),
                 work=work,
             )
@@ -354,9 +362,8 @@ def test_gateway_keys_job_creates_each_app_key_from_its_secret(gateway: Gateway)
             "seance.dev/managed-by": "seance/keys",
             "seance.dev/app": app,
         }
-        # The value from the Secret is accepted, and lists the app's models: no request that
-        # spends or counts towards a limit (other tests prove those).
-        status, body = http("GET", gateway.a.base_url + "/v1/models", token=value)
+        # The value from the Secret is accepted, and lists the app's models.
+        status, body = gateway.models_listed[app]
         assert status == 200, body
         assert sorted(model["id"] for model in body["data"]) == sorted(access.models)
     # The app pod's gate waited for its key and then let the pod start.
@@ -411,6 +418,43 @@ def test_gateway_keys_rpm_limit_answers_429(gateway: Gateway) -> None:
     value = gateway.values["limited"]
     statuses = [gateway.a.chat(value, MODEL)[0] for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rotation first: while its grace runs out, LiteLLM writes the spender's first spend.
+
+
+def test_gateway_keys_rotated_value_works_and_the_old_one_stops_after_the_grace(
+    gateway: Gateway,
+) -> None:
+    old, new = gateway.values["rotating"], new_value()
+    rotated = gateway.reconcile(values={"rotating": new})
+    lines = writes(rotated)
+    assert lines == [
+        f"update key 'rotating' (token {hash_token(old)[:12]}...): duration, key_alias, metadata",
+        "create key 'rotating' for app 'rotating'",
+    ]
+    # Both work during the grace: pods still holding the old value are not refused.
+    assert gateway.a.chat(new, MODEL)[0] == 200
+    assert gateway.a.chat(old, MODEL)[0] == 200
+    retiring = key_info(gateway.a, old)
+    assert retiring["key_alias"] == f"rotating/retiring-{hash_token(old)[:12]}"
+    assert retiring["expires"] is not None
+    assert key_info(gateway.a, new)["key_alias"] == "rotating"
+
+    poll(
+        "the old value refused",
+        lambda: gateway.a.chat(old, MODEL)[0] in (400, 401),
+        GRACE_DEADLINE_SECONDS,
+    )
+    (deleted,) = writes(gateway.reconcile())
+    assert deleted == (
+        f"delete key 'rotating/retiring-{hash_token(old)[:12]}' (token {hash_token(old)[:12]}...): "
+        "its rotation grace is over"
+    )
+    assert not key_exists(gateway, old)
+    assert gateway.a.chat(new, MODEL)[0] == 200
+    assert writes(gateway.reconcile()) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,39 +532,6 @@ def test_gateway_keys_drift_made_through_the_api_is_restored(gateway: Gateway) -
     restored = key_info(gateway.a, value)
     fields = ("models", "max_budget", "budget_duration", "rpm_limit", "tpm_limit", "metadata")
     assert {f: restored[f] for f in fields} == {f: declared[f] for f in fields}
-    assert writes(gateway.reconcile()) == []
-
-
-def test_gateway_keys_rotated_value_works_and_the_old_one_stops_after_the_grace(
-    gateway: Gateway,
-) -> None:
-    old, new = gateway.values["rotating"], new_value()
-    rotated = gateway.reconcile(values={"rotating": new})
-    lines = writes(rotated)
-    assert lines == [
-        f"update key 'rotating' (token {hash_token(old)[:12]}...): duration, key_alias, metadata",
-        "create key 'rotating' for app 'rotating'",
-    ]
-    # Both work during the grace: pods still holding the old value are not refused.
-    assert gateway.a.chat(new, MODEL)[0] == 200
-    assert gateway.a.chat(old, MODEL)[0] == 200
-    retiring = key_info(gateway.a, old)
-    assert retiring["key_alias"] == f"rotating/retiring-{hash_token(old)[:12]}"
-    assert retiring["expires"] is not None
-    assert key_info(gateway.a, new)["key_alias"] == "rotating"
-
-    poll(
-        "the old value refused",
-        lambda: gateway.a.chat(old, MODEL)[0] in (400, 401),
-        GRACE_DEADLINE_SECONDS,
-    )
-    (deleted,) = writes(gateway.reconcile())
-    assert deleted == (
-        f"delete key 'rotating/retiring-{hash_token(old)[:12]}' (token {hash_token(old)[:12]}...): "
-        "its rotation grace is over"
-    )
-    assert not key_exists(gateway, old)
-    assert gateway.a.chat(new, MODEL)[0] == 200
     assert writes(gateway.reconcile()) == []
 
 
