@@ -35,9 +35,10 @@ test: system-packages lint typecheck node_modules/.installed $(PROXY_VENV)/.inst
 lock-images: $(VENV)/.synth-deps
 	$(BIN)/python -m lib.images --env $(ENV)
 
-## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); not part of test
+## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); what the
+## database costs a request (the proxy on Postgres, as the tests run it); not part of test
 .PHONY: bench
-bench: $(VENV)/.synth-deps
+bench: system-packages $(VENV)/.test-deps node_modules/.installed $(PROXY_VENV)/.prisma-generated
 	$(BIN)/python benchmarks/run.py $(if $(RUNS),--runs $(RUNS))
 
 lint: $(VENV)/.test-deps

