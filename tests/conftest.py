@@ -9,7 +9,12 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 # The database-backed end-to-end fixtures (Postgres, fake upstream, proxy), session-scoped.
-from tests.database_fixtures import database_proxy, database_upstream, postgres  # noqa: F401
+from tests.database_fixtures import (  # noqa: F401
+    database_objects,
+    database_proxy,
+    database_upstream,
+    postgres,
+)
 from tests.helpers import FAKE_SECRETS, AgeKey, encrypt_document, new_age_key
 from tests.oci_registry import LocalRegistry, TokenService, running_registry, serving_tokens
 

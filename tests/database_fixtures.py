@@ -4,6 +4,8 @@ any test module can ask for them by name).
 - ``postgres``: one real Postgres for the session, with LiteLLM's migrations applied into a
   template; ``postgres.new_database()`` hands out a fresh copy with a login of its own.
 - ``database_upstream``: tests/test_litellm_e2e.py's fake OpenAI-compatible upstream, on 127.0.0.1.
+- ``database_objects``: the synthesized dev environment the proxy (and the database gate's
+  containers) are composed from.
 - ``database_proxy``: one real proxy for the session on a database of its own, composed from the
   synthesized dev environment (models pointed at the upstream) and locked down. Tests that share
   it use keys and aliases of their own. A test that needs other objects composes its container
@@ -16,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -28,8 +31,6 @@ from tests.helpers import FAKE_SECRETS, AgeKey, encrypt_document
 from tests.pod_runtime import compose
 from tests.test_litellm_e2e import UPSTREAM_MODEL, Upstream, _FakeOpenAI
 
-# Fake, distinctive, 48 characters: long and unlike the master key, as the synth will require.
-FAKE_SALT_KEY = "salt-fixture-7d3f9a1c5e2b8d4f6a0c3e7b9d1f5a2c4e"
 DATABASE_MODELS = ("db-model", "db-other-model")
 
 
@@ -55,13 +56,12 @@ def database_upstream() -> Iterator[Upstream]:
 
 
 @pytest.fixture(scope="session")
-def database_proxy(
-    postgres: Postgres,
-    database_upstream: Upstream,
-    age_key: AgeKey,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[DatabaseProxy]:
-    work = tmp_path_factory.mktemp("database-proxy")
+def database_objects(
+    database_upstream: Upstream, age_key: AgeKey, tmp_path_factory: pytest.TempPathFactory
+) -> list[Any]:
+    """The synthesized dev environment (models pointed at the upstream, no Redis, no app with
+    a gateway key of its own): the objects the database tests compose their processes from."""
+    work = tmp_path_factory.mktemp("database-objects")
     secrets_file = encrypt_document(FAKE_SECRETS, work / "secrets.yaml", age_key.recipient)
     models = tuple(
         ModelSpec(
@@ -87,23 +87,19 @@ def database_proxy(
             SynthRequest(environment="dbtest", outdir=work / "dist", secrets_file=secrets_file),
             {"dbtest": environment},
         )
+    return list(report.objects)
+
+
+@pytest.fixture(scope="session")
+def database_proxy(
+    postgres: Postgres, database_objects: list[Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseProxy]:
+    work = tmp_path_factory.mktemp("database-proxy")
     # The pod's schema gate waits for the release's newest migration: the postgres fixture has
     # applied every migration of the release before the proxy starts.
     container = compose(
-        list(report.objects), "litellm", work / "configmaps", init_containers_run_by_caller=True
+        database_objects, "litellm", work / "configmaps", init_containers_run_by_caller=True
     )
-    # Until the synth wires the database (issue 13), these are the Deployment's missing
-    # variables; the synthesized ones take their place then.
-    missing_from_synth = {
-        name: value
-        for name, value in {
-            "LITELLM_SALT_KEY": FAKE_SALT_KEY,
-            "DISABLE_SCHEMA_UPDATE": "true",
-        }.items()
-        if name not in container.env
-    }
-    proxy = launch_database_proxy(
-        container, postgres.new_database(), work, extra_env=missing_from_synth
-    )
+    proxy = launch_database_proxy(container, postgres.new_database(), work)
     with running([proxy]):
         yield proxy

@@ -1,25 +1,36 @@
 """The database test infrastructure proven through the real proxy: virtual keys live in a real
 Postgres, reached through the stand-in query engine (docs/testing-database.md), and LiteLLM
 enforces what they say. One proxy for the whole module (``database_proxy``, session-scoped);
-each test makes keys with aliases of its own.
+each test makes keys with aliases of its own. Then the database gate's containers (the
+migration Job's salt check, the LiteLLM pod's schema gate) as synthesized, each on a database
+of its own.
 """
 
 from __future__ import annotations
 
+import secrets
+import subprocess
+import threading
 import time
 import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from tests.database import Postgres, applied_migrations
 from tests.database_fixtures import DATABASE_MODELS
 from tests.database_proxy import DatabaseProxy
 from tests.helpers import FAKE_SECRETS
+from tests.pod_runtime import ContainerProcess, compose_container
 from tests.proxy_harness import http
+from tests.script_process import ScriptProcesses, stop
 from tests.test_litellm_e2e import WRITE_REFUSED, Upstream
 
 MODEL, OTHER_MODEL = DATABASE_MODELS
 # LiteLLM writes spend in batches every ~10 s; a generous bound for a loaded machine.
 SPEND_DEADLINE_SECONDS = 90
+# The schema gate checks every 2 s; a generous bound for a loaded machine.
+GATE_DEADLINE_SECONDS = 120
 
 
 def new_key(proxy: DatabaseProxy, **fields: Any) -> tuple[str, str]:
@@ -157,3 +168,131 @@ def test_database_proxy_log_holds_no_secret_and_no_refused_write(
     ]
     assert [secret for secret in secrets if secret in log] == []
     assert [line for line in log.splitlines() if any(s in line for s in WRITE_REFUSED)] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The database gate (lib/gateway_keys/database_gate.py), its containers composed from the
+# synthesized objects and run locked down (tests/script_process.py), each on a database of its
+# own: LiteLLM pods wait for their release's schema, and the salt key is checked.
+
+
+class Watched:
+    """A running process whose stdout lines are collected as they come."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        assert process.stdout is not None
+        stdout = process.stdout
+        self._reader = threading.Thread(
+            target=lambda: self.lines.extend(line.rstrip("\n") for line in stdout), daemon=True
+        )
+        self._reader.start()
+
+    def finish(self, timeout: float) -> int:
+        returncode = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=timeout)
+        return returncode
+
+
+def migration_job(objects: Sequence[Mapping[str, Any]]) -> str:
+    (name,) = [
+        o["metadata"]["name"]
+        for o in objects
+        if o["kind"] == "Job" and o["metadata"]["name"].startswith("litellm-migrate-")
+    ]
+    return str(name)
+
+
+def gate_containers(
+    objects: Sequence[Mapping[str, Any]], root: Path
+) -> tuple[ContainerProcess, ContainerProcess]:
+    """The migration Job's salt check, and the LiteLLM pod's schema gate."""
+    salt = compose_container(
+        objects, "Job", migration_job(objects), root / "salt", container_name="salt-key-check"
+    )
+    gate = compose_container(
+        objects, "Deployment", "litellm", root / "gate", container_name="schema-gate"
+    )
+    return salt, gate
+
+
+def test_database_gate_holds_a_pod_until_its_release_migration_is_applied(
+    postgres: Postgres, database_objects: list[Any], tmp_path: Path
+) -> None:
+    assert postgres.migrations is not None
+    newest = postgres.migrations.names[-1]
+    login = postgres.new_database()
+    # A database one migration behind the release: `prisma migrate deploy` has not run it yet.
+    checksum = postgres.psql(
+        login.name,
+        f"""DELETE FROM "_prisma_migrations" WHERE migration_name = '{newest}' """  # noqa: S608
+        "RETURNING checksum;\n",
+    ).strip()
+    env = login.litellm_env()  # the Service "postgres" resolved, and this database's login
+    scripts = ScriptProcesses(tmp_path / "runs")
+    salt, schema_gate = gate_containers(database_objects, tmp_path)
+    assert scripts.run(salt, env).returncode == 0
+    gate = Watched(scripts.start(schema_gate, env))
+    try:
+        deadline = time.monotonic() + GATE_DEADLINE_SECONDS
+        waiting = f"waiting: migration {newest} not applied yet"
+        while waiting not in gate.lines:
+            assert gate.process.poll() is None, gate.lines
+            assert time.monotonic() < deadline, gate.lines
+            time.sleep(0.5)
+        assert gate.process.poll() is None, gate.lines
+        # What `prisma migrate deploy` writes once it has applied the migration.
+        postgres.psql(
+            login.name,
+            'INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, '  # noqa: S608
+            f"started_at, applied_steps_count) VALUES ('{uuid.uuid4()}', '{checksum}', now(), "
+            f"'{newest}', now(), 1);\n",
+        )
+        assert gate.finish(GATE_DEADLINE_SECONDS) == 0, gate.lines
+    finally:
+        stop(gate.process)
+    assert gate.lines[-1] == f"schema has {newest}; salt key matches: serving"
+
+
+ROTATION_REFUSED = (
+    "error: LITELLM_SALT_KEY differs from the one this database was set up with, which would "
+    "make every credential LiteLLM stored encrypted unreadable: restore the previous value, or "
+    "rotate on purpose with allow_salt_key_rotation=True on the environment "
+    "(docs/database.md, 'Rotate the salt key')"
+)
+
+
+def test_database_gate_salt_check_refuses_a_changed_salt_key_unless_rotation_is_allowed(
+    postgres: Postgres, database_objects: list[Any], tmp_path: Path
+) -> None:
+    login = postgres.new_database()
+    env = login.litellm_env()
+    scripts = ScriptProcesses(tmp_path / "runs")
+    salt, schema_gate = gate_containers(database_objects, tmp_path)
+    synthesized_salt_key = salt.env["LITELLM_SALT_KEY"]
+    assert synthesized_salt_key == FAKE_SECRETS["litellm"]["LITELLM_SALT_KEY"]
+    assert salt.env["ALLOW_SALT_KEY_ROTATION"] == "false"
+    runs = [scripts.run(salt, env)]
+    assert (runs[-1].returncode, runs[-1].lines) == (0, ["salt key fingerprint recorded"])
+    runs.append(scripts.run(salt, env))
+    assert (runs[-1].returncode, runs[-1].lines) == (0, ["salt key unchanged"])
+
+    # The Secret's salt key changed: the next release's Job stops, and so would new pods.
+    changed = {**env, "LITELLM_SALT_KEY": f"salt-rotated-{secrets.token_hex(24)}"}
+    for container in (salt, schema_gate):
+        runs.append(scripts.run(container, changed))
+        assert (runs[-1].returncode, runs[-1].stdout) == (3, ""), runs[-1].stderr
+        assert runs[-1].stderr.splitlines() == [ROTATION_REFUSED]
+
+    # allow_salt_key_rotation=True on the environment gives the Job this variable.
+    runs.append(scripts.run(salt, {**changed, "ALLOW_SALT_KEY_ROTATION": "true"}))
+    assert runs[-1].returncode == 0, runs[-1].stderr
+    assert runs[-1].lines == [
+        "salt key rotation accepted (allow_salt_key_rotation): new fingerprint recorded"
+    ]
+    runs.append(scripts.run(schema_gate, changed))
+    assert runs[-1].returncode == 0, runs[-1].stderr
+    for run in runs:
+        for value in (synthesized_salt_key, changed["LITELLM_SALT_KEY"], login.password):
+            assert value not in run.stdout + run.stderr
