@@ -7,8 +7,8 @@ objects and locked down as the end-to-end tests run them (tests/pod_runtime.py,
 tests/locked_down.py), both against one fake OpenAI-compatible upstream on 127.0.0.1 that
 answers at once:
 
-- **without a database**: dev with ``database=None`` (so no app with a gateway key); requests
-  carry the master key;
+- **without a database**: dev with ``database=None`` (so no app with a gateway key, and no admin
+  UI, which needs one); requests carry the master key;
 - **with the database and spend tracking**: dev as it is, on a real Postgres (Debian's, started
   here, LiteLLM's migrations applied: tests/database.py) through the stand-in query engine
   (docs/testing-database.md). The reconcile Job's container creates the chatbot's key, and
@@ -30,7 +30,6 @@ round is not counted. Medians and 95th percentiles are reported, nothing is asse
 from __future__ import annotations
 
 import argparse
-import base64
 import dataclasses
 import json
 import statistics
@@ -89,6 +88,7 @@ def environment(upstream_port: int, *, database: bool) -> Environment:
         redis=None,
         apps=apps,
         database=dev.database if database else None,
+        admin_ui=dev.admin_ui and database,
     )
 
 
@@ -133,6 +133,7 @@ def measure(requests: int, say: Callable[[str], None]) -> dict[str, list[float]]
             say("synthesizing dev with and without the database")
             with_db = synth(upstream_port, work / "with", database=True)
             without_db = synth(upstream_port, work / "without", database=False)
+            app_key = _app_key(with_db, work / "app-pod")
             login = postgres.new_database()
             database_env = login.litellm_env()
             salt = compose_container(
@@ -162,7 +163,6 @@ def measure(requests: int, say: Callable[[str], None]) -> dict[str, list[float]]
                     created = scripts.run(job, {"PROXY_URL": with_database.base_url})
                     if created.returncode != 0:
                         raise RuntimeError(f"the reconciler failed: {created.stderr}")
-                    app_key = _app_key(with_db)
                     targets = [
                         Target("no database, master key", plain[1], plain[2]),
                         Target(
@@ -241,13 +241,10 @@ def _job(objects: Sequence[Any], prefix: str) -> str:
     return str(name)
 
 
-def _app_key(objects: Sequence[Any]) -> str:
-    (secret,) = [
-        o
-        for o in objects
-        if o["kind"] == "Secret" and o["metadata"]["name"] == f"{CHAT_APP}-secrets"
-    ]
-    return base64.b64decode(secret["data"]["LITELLM_API_KEY"]).decode()
+def _app_key(objects: Sequence[Any], root: Path) -> str:
+    """The chatbot's key as its container receives it (ClientVariables.OPENAI in dev)."""
+    app = compose(objects, CHAT_APP, root, init_containers_run_by_caller=True)
+    return app.env["OPENAI_API_KEY"]
 
 
 def _model(objects: Sequence[Any]) -> str:
