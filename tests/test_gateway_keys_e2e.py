@@ -497,6 +497,16 @@ def test_gateway_keys_spend_is_tracked_per_app_and_a_spent_budget_refused_at_bot
     assert "Budget has been exceeded" in body
     status, body = gateway.a.chat(value, MODEL)
     assert status == 422, body
+    # A pod of the app that starts now (a rollout, a drained node) is not held at its gate.
+    gate = compose_container(
+        gateway.objects,
+        "Deployment",
+        "spender",
+        gateway.work / "spender-gate",
+        container_name="gateway-key-gate",
+    )
+    started = gateway.scripts.run(gate, {"PROXY_URL": gateway.b.base_url}, timeout=60)
+    assert (started.returncode, started.lines) == (0, ["the gateway accepts this app's key"])
 
 
 # ---------------------------------------------------------------------------------------------

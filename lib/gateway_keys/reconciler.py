@@ -50,6 +50,10 @@ RETIRING = "seance.dev/retiring"
 RETIRING_INFIX = "/retiring-"
 PAGE_SIZE = 100
 REQUIRED_VARIABLES = ("DECLARATIONS_FILE", "KEYS_DIR", "PROXY_URL", "LITELLM_MASTER_KEY")
+# What LiteLLM answers a key it knows but refuses for now: over its budget (422, until
+# budget_duration resets it) or over its rate limit (429). An app pod's gate lets the pod start
+# on these: holding it would keep an app down for as long as its budget is spent.
+KEY_KNOWN_REFUSALS = frozenset({422, 429})
 # Key values must look like LiteLLM keys, and be long enough not to be guessed.
 KEY_PREFIX = "sk-"
 MIN_KEY_CHARS = 20
@@ -458,10 +462,11 @@ def wait_for_own_key(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Until the proxy accepts ``raw_key`` on ``/v1/models`` (which every valid key may call;
+    """Until the proxy knows ``raw_key`` on ``/v1/models`` (which every valid key may call;
     the key in the Authorization header only): an app pod's init container, so that a pod
     started with a new or rotated value never serves before the reconciler has created its
-    key."""
+    key. A key over its budget or rate limit right now exists too (``KEY_KNOWN_REFUSALS``):
+    the pod starts, and its requests get the same answers the running pods get."""
     url = base_url.rstrip("/") + "/v1/models"
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {raw_key}"})  # noqa: S310
     end = clock() + deadline_seconds
@@ -471,6 +476,8 @@ def wait_for_own_key(
             with opener(request, 5.0):
                 return
         except urllib.error.HTTPError as error:
+            if error.code in KEY_KNOWN_REFUSALS:
+                return
             last = f"answered {error.code}"
         except (urllib.error.URLError, OSError) as error:
             last = str(getattr(error, "reason", error))

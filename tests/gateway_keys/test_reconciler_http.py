@@ -4,12 +4,16 @@ database e2e tests' job). It records every request so the tests can check paths 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from lib.gateway_keys.reconciler import (
     ReconcileError,
     hash_token,
     main,
+    wait_for_own_key,
 )
 
 MASTER = "sk-master-for-the-http-tests-000000"
@@ -253,3 +258,52 @@ def test_http_script_runs_standalone_with_the_standard_library_only(
         "reconciled 1 declared keys: 1 writes",
     ]
     assert set(keys.keys) == {hash_token(value)}
+
+
+def _answers(*codes: int) -> tuple[Any, list[str]]:
+    """An opener answering /v1/models with ``codes`` in turn (200: accepted), and what it saw."""
+    seen: list[str] = []
+    replies = iter(codes)
+
+    def opener(request: urllib.request.Request, timeout: float) -> Any:
+        seen.append(request.get_header("Authorization") or "")
+        code = next(replies)
+        if code != 200:
+            raise urllib.error.HTTPError(request.full_url, code, "refused", Message(), None)
+        return contextlib.nullcontext()
+
+    return opener, seen
+
+
+@pytest.mark.parametrize(
+    ("codes", "calls"),
+    [
+        ((401, 401, 200), 3),  # not created yet, then created
+        ((401, 422), 2),  # created, and over its budget: the pod starts all the same
+        ((429,), 1),  # over its rate limit right now: it exists
+    ],
+)
+def test_http_own_key_gate_passes_once_the_key_exists(codes: tuple[int, ...], calls: int) -> None:
+    opener, seen = _answers(*codes)
+    wait_for_own_key(
+        "http://proxy", "sk-app-key-0123456789abcdef", 60, opener=opener, sleep=lambda _: None
+    )
+    assert seen == ["Bearer sk-app-key-0123456789abcdef"] * calls
+
+
+def test_http_own_key_gate_gives_up_at_its_deadline_in_one_line() -> None:
+    opener, _ = _answers(*([401] * 5))
+    clock = iter(range(0, 100, 10))
+    with pytest.raises(ReconcileError) as error:
+        wait_for_own_key(
+            "http://proxy",
+            "sk-app-key-0123456789abcdef",
+            25,
+            opener=opener,
+            sleep=lambda _: None,
+            clock=lambda: float(next(clock)),
+        )
+    assert str(error.value) == (
+        "the gateway did not accept this app's key within 25 s (answered 401): check the "
+        "litellm-keys Job's log"
+    )
