@@ -387,6 +387,14 @@ def test_gateway_keys_log_no_key_value(gateway: Gateway) -> None:
     output = gateway.first_run.stdout + gateway.first_run.stderr
     for value in [*gateway.values.values(), gateway.a.master_key]:
         assert value not in output
+    guarded = [
+        *gateway.values.values(),
+        *FAKE_SECRETS["litellm"].values(),
+        gateway.login.password,
+    ]
+    for replica in gateway.replicas:
+        log = replica.log.read_text(errors="replace")
+        assert [value for value in guarded if value in log] == []
 
 
 # ---------------------------------------------------------------------------------------------
