@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 
+from lib.environment_checks import check_environment, images, where_in_table
 from lib.errors import SynthError
 from lib.external_secrets import ExternalSecretSource, SecretStoreRef
-from lib.litellm_runtime import TMP_MOUNT
-from lib.names import is_dns_label, is_env_var_name
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.proxy_config.timing import worst_case_seconds
 from lib.specs.apps import ConsumerAppSpec, HttpProbes
@@ -24,7 +22,8 @@ from lib.specs.cache import CacheSpec
 from lib.specs.gateway import GatewaySpec
 from lib.specs.image import ImagePolicy, ImageRef
 from lib.specs.metrics import MULTIPROC_DIR, MetricsSpec
-from lib.specs.network import NAMESPACE_NAME_LABEL, AppIngress, NetworkSpec, check_labels
+from lib.specs.modes import PathPrefixMode, SecretMode
+from lib.specs.network import NAMESPACE_NAME_LABEL, AppIngress, NetworkSpec
 from lib.specs.redis import (
     PASSWORD_VARIABLE,
     ExistingRedis,
@@ -33,6 +32,18 @@ from lib.specs.redis import (
     RedisSpec,
     connection_of,
 )
+
+# Names other modules import from here, the file users edit.
+__all__ = [
+    "DEFAULT_ENVIRONMENT",
+    "ENVIRONMENTS",
+    "Environment",
+    "PathPrefixMode",
+    "SecretMode",
+    "check_environment",
+    "environment_named",
+    "images",
+]
 from lib.specs.router import RouterSpec
 
 # Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release.
@@ -45,37 +56,6 @@ LITELLM_IMAGE = ImageRef.parse("ghcr.io/berriai/litellm-non_root:v1.106.2")
 LITELLM_PATH_PREFIX = "/litellm"
 # The IngressClass of ingress-nginx, whose annotations set the body size limit and timeouts.
 NGINX_INGRESS_CLASS = "nginx"
-# Uploads of the largest allowed size that the proxy's /tmp must hold at once: starlette spools
-# every file part over 1 MiB there until the request ends.
-SPOOLED_UPLOADS_IN_FLIGHT = 8
-
-
-class PathPrefixMode(Enum):
-    """How LiteLLM is served under ``/litellm`` (see README, "Path prefix").
-
-    ``REWRITE``: ingress-nginx strips the prefix; the proxy sees ``/v1/...``. API routes work;
-    the admin UI and ``/openapi.json`` links point at the unprefixed paths and break.
-    ``ROOT_PATH``: the prefix is kept and LiteLLM is told about it (``SERVER_ROOT_PATH``), so the
-    UI and the OpenAPI document work under ``/litellm`` too; any ingress controller will do.
-    """
-
-    REWRITE = "rewrite"
-    ROOT_PATH = "root_path"
-
-
-class SecretMode(Enum):
-    """How the secret values reach the cluster (see README, "Secret modes").
-
-    ``PLAIN``: Secrets with the decrypted values, in dist/10-secrets.k8s.yaml (mode 0600).
-    ``EXTERNAL``: ExternalSecret objects for the External Secrets Operator; the SOPS file is
-    read for key names only, never decrypted, and no value is written anywhere.
-    ``SOPS``: the Secrets written SOPS-encrypted (data/stringData only, recipients from
-    .sops.yaml) for Flux's kustomize-controller to decrypt at apply time.
-    """
-
-    PLAIN = "plain"
-    EXTERNAL = "external"
-    SOPS = "sops"
 
 
 @dataclass(frozen=True)
@@ -125,7 +105,7 @@ class Environment:
     def request_timeout_seconds(self) -> int:
         """The longest one request may take through the proxy (``lib/proxy_config/timing.py``):
         the ingress must wait that long for an answer."""
-        return worst_case_seconds(self.proxy_config(), _where(self))
+        return worst_case_seconds(self.proxy_config(), where_in_table(self.name))
 
     def litellm_env(self) -> dict[str, str]:
         """Plain (non-secret) variables of the LiteLLM container."""
@@ -245,9 +225,6 @@ ENVIRONMENTS: dict[str, Environment] = {
 DEFAULT_ENVIRONMENT = "dev"
 
 
-_RESERVED_APP_NAMES = frozenset({"litellm"})
-
-
 def environment_named(
     name: str, environments: Mapping[str, Environment] = ENVIRONMENTS
 ) -> Environment:
@@ -261,154 +238,3 @@ def environment_named(
         ) from None
     check_environment(environment)
     return environment
-
-
-def _where(environment: Environment) -> str:
-    return f"lib/environments.py, environment '{environment.name}'"
-
-
-def check_environment(environment: Environment) -> None:
-    where = _where(environment)
-    if not is_dns_label(environment.namespace):
-        raise SynthError(f"{where}: namespace '{environment.namespace}' is not a DNS-1123 label")
-    if environment.secret_mode is SecretMode.EXTERNAL and environment.external_secrets is None:
-        raise SynthError(f"{where}: secret_mode EXTERNAL needs external_secrets (the store)")
-    gateway = environment.gateway
-    if gateway.replicas < 1 or gateway.workers < 1:
-        raise SynthError(f"{where}: gateway replicas and workers must be at least 1")
-    availability = gateway.availability
-    if gateway.replicas > 1 and availability.max_unavailable >= gateway.replicas:
-        raise SynthError(
-            f"{where}: gateway availability max_unavailable {availability.max_unavailable} "
-            f"lets all {gateway.replicas} replicas go at once: use less than replicas"
-        )
-    if availability.autoscaling and availability.autoscaling.max_replicas < gateway.replicas:
-        raise SynthError(
-            f"{where}: gateway autoscaling max_replicas "
-            f"{availability.autoscaling.max_replicas} is below replicas {gateway.replicas}"
-        )
-    _check_request_limits(environment, where)
-    _check_images(environment, where)
-    _check_redis(environment, where)
-    _check_metrics(environment, where)
-    seen: set[str] = set()
-    for app in environment.apps:
-        if not is_dns_label(app.name) or app.name in _RESERVED_APP_NAMES or app.name in seen:
-            raise SynthError(
-                f"{where}: app name '{app.name}' must be a unique DNS-1123 label "
-                "(lowercase letters, digits, '-') other than 'litellm'"
-            )
-        seen.add(app.name)
-        if not 1 <= app.port <= 65535:
-            raise SynthError(f"{where}: app '{app.name}' has port {app.port}; use 1-65535")
-        if app.replicas < 1 or app.run_as_user < 1:
-            raise SynthError(
-                f"{where}: app '{app.name}' needs replicas >= 1 and a non-root run_as_user"
-            )
-    for app in environment.apps:
-        unknown = sorted(set(app.ingress.from_apps) - seen)
-        if unknown:
-            raise SynthError(
-                f"{where}: app '{app.name}' allows ingress from unknown apps {unknown}: "
-                f"use names of this environment's apps ({', '.join(sorted(seen))})"
-            )
-
-
-def images(environment: Environment) -> dict[str, ImageRef]:
-    """Every image of the environment, by the workload that runs it."""
-    found = {"litellm": environment.gateway.image, **{a.name: a.image for a in environment.apps}}
-    if isinstance(environment.redis, InClusterValkey):
-        found[environment.redis.name] = environment.redis.image
-    return found
-
-
-def _check_images(environment: Environment, where: str) -> None:
-    if not environment.image_policy.require_digests:
-        return
-    for workload, image in images(environment).items():
-        if not image.pinned_by_digest:
-            raise SynthError(
-                f"{where}: image '{image}' of '{workload}' is not pinned by digest, and the "
-                "environment's image_policy requires digests: append @sha256:<digest> "
-                '(README, "Pin images by digest")'
-            )
-
-
-def _check_request_limits(environment: Environment, where: str) -> None:
-    body_mib = environment.gateway.max_request_body_mib
-    most = TMP_MOUNT.size_limit_mib // SPOOLED_UPLOADS_IN_FLIGHT
-    if isinstance(body_mib, bool) or not isinstance(body_mib, int) or not 1 <= body_mib <= most:
-        raise SynthError(
-            f"{where}: gateway max_request_body_mib {body_mib} must be 1-{most}: uploads over "
-            f"1 MiB spool to the proxy's /tmp emptyDir ({TMP_MOUNT.size_limit_mib}Mi, "
-            f"TMP_MOUNT in lib/litellm_runtime.py), which must hold {SPOOLED_UPLOADS_IN_FLIGHT} "
-            "of them at once; raise its size_limit_mib with the body size"
-        )
-    environment.request_timeout_seconds()  # refuses a timeout it cannot read, in one line
-
-
-def _check_redis(environment: Environment, where: str) -> None:
-    gateway, redis = environment.gateway, environment.redis
-    if redis is None:
-        if gateway.replicas > 1 or gateway.workers > 1:
-            raise SynthError(
-                f"{where}: {gateway.replicas} replicas x {gateway.workers} workers without "
-                "Redis: rate limits, cooldowns and the cache would be kept per process; set "
-                "redis (ExistingRedis or InClusterValkey) or run 1 replica with 1 worker"
-            )
-        return
-    password_key = redis.password_key
-    if password_key is not None and not is_env_var_name(password_key):
-        raise SynthError(
-            f"{where}: redis password_key '{password_key}' is not an environment variable name"
-        )
-    if isinstance(redis, ExistingRedis):
-        if not redis.host.strip() or any(c.isspace() or c in "/@:" for c in redis.host):
-            # Never echo a host that may hold credentials (user:password@host).
-            shown = "" if "@" in redis.host else f" '{redis.host}'"
-            raise SynthError(
-                f"{where}: redis host{shown} must be a host name, without scheme, port or "
-                "credentials: set port and tls separately, the password with password_key"
-            )
-        if not 1 <= redis.port <= 65535 or redis.db < 0:
-            raise SynthError(f"{where}: redis needs a port in 1-65535 and a db number >= 0")
-        if redis.namespace_labels is not None:
-            if not redis.namespace_labels:
-                raise SynthError(
-                    f"{where}: redis namespace_labels is empty, which would let LiteLLM reach "
-                    "the Redis port in every namespace: give the labels of its namespace, or "
-                    "None for a server outside the cluster"
-                )
-            check_labels(redis.namespace_labels, f"{where}: redis namespace_labels")
-    elif isinstance(redis, InClusterValkey):
-        taken = {"litellm", *(app.name for app in environment.apps)}
-        if not is_dns_label(redis.name) or redis.name in taken:
-            raise SynthError(
-                f"{where}: valkey name '{redis.name}' must be a DNS-1123 label that no app or "
-                "the proxy uses"
-            )
-        if redis.max_memory_mib < 16 or redis.run_as_user < 1:
-            raise SynthError(
-                f"{where}: valkey needs max_memory_mib >= 16 and a non-root run_as_user"
-            )
-
-
-def _check_metrics(environment: Environment, where: str) -> None:
-    metrics = environment.metrics
-    if metrics is None:
-        return
-    if not 1 <= metrics.port <= 65535 or metrics.port == 4000:
-        raise SynthError(
-            f"{where}: metrics port {metrics.port} must be in 1-65535 and differ from the "
-            "proxy's port 4000"
-        )
-    if metrics.service_monitor and not metrics.service_monitor_labels:
-        # prometheus-operator picks ServiceMonitors by label (kube-prometheus-stack's default
-        # serviceMonitorSelector is `release: <its release name>`): an unlabelled one is
-        # applied, accepted and never scraped, with no error anywhere.
-        raise SynthError(
-            f"{where}: metrics service_monitor has no service_monitor_labels, so no Prometheus "
-            "selects it: set the labels your Prometheus's serviceMonitorSelector matches "
-            "(kube-prometheus-stack: {'release': '<its release name>'}, e.g. "
-            "{'release': 'kube-prometheus-stack'}), or service_monitor=False"
-        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lib.errors import SynthError
+from lib.names import is_dns_label
 from lib.specs.image import ImageRef
 from lib.specs.network import AppIngress
 
@@ -64,3 +65,17 @@ class ConsumerAppSpec:
     replicas: int = 1
     run_as_user: int = 65534
     ingress: AppIngress = field(default_factory=AppIngress)
+
+    def check(self, where: str, taken_names: frozenset[str]) -> None:
+        """``taken_names``: the names of the environment's other workloads."""
+        if not is_dns_label(self.name) or self.name in taken_names:
+            raise SynthError(
+                f"{where}: app name '{self.name}' must be a unique DNS-1123 label "
+                "(lowercase letters, digits, '-') other than 'litellm'"
+            )
+        if not 1 <= self.port <= 65535:
+            raise SynthError(f"{where}: app '{self.name}' has port {self.port}; use 1-65535")
+        if self.replicas < 1 or self.run_as_user < 1:
+            raise SynthError(
+                f"{where}: app '{self.name}' needs replicas >= 1 and a non-root run_as_user"
+            )

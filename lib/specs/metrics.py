@@ -60,3 +60,21 @@ class MetricsSpec:
         check_labels(self.scraper_namespace, "metrics scraper_namespace")
         check_labels(self.scraper_pods, "metrics scraper_pods")
         check_labels(self.service_monitor_labels, "metrics service_monitor_labels")
+
+    def check(self, where: str) -> None:
+        """Refuse a port clash and a ServiceMonitor no Prometheus would select."""
+        if not 1 <= self.port <= 65535 or self.port == 4000:
+            raise SynthError(
+                f"{where}: metrics port {self.port} must be in 1-65535 and differ from the "
+                "proxy's port 4000"
+            )
+        if self.service_monitor and not self.service_monitor_labels:
+            # prometheus-operator picks ServiceMonitors by label (kube-prometheus-stack's default
+            # serviceMonitorSelector is `release: <its release name>`): an unlabelled one is
+            # applied, accepted and never scraped, with no error anywhere.
+            raise SynthError(
+                f"{where}: metrics service_monitor has no service_monitor_labels, so no "
+                "Prometheus selects it: set the labels your Prometheus's serviceMonitorSelector "
+                "matches (kube-prometheus-stack: {'release': '<its release name>'}, e.g. "
+                "{'release': 'kube-prometheus-stack'}), or service_monitor=False"
+            )
