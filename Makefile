@@ -24,6 +24,11 @@ test: system-packages lint typecheck node_modules/.installed $(PROXY_VENV)/.inst
 bench: $(VENV)/.synth-deps
 	$(BIN)/python benchmarks/run.py $(if $(RUNS),--runs $(RUNS))
 
+## providers: regenerate lib/proxy_config/litellm_providers.py from the pinned LiteLLM
+.PHONY: providers
+providers: $(PROXY_VENV)/.installed
+	$(PROXY_VENV)/bin/python -m lib.proxy_config.litellm_providers
+
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

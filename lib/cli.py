@@ -4,7 +4,7 @@ Exit 0 on success. A user error exits 1 with one line ``error: ...`` on stderr; 
 SIGHUP and SIGINT during the synth (after the output directory is left complete and no staging
 directory is left), and a report that cannot be printed (a closed stdout). A signal after the
 output is complete changes nothing: the report is printed and the exit status is 0 (see
-lib/entry.py). Anything else is a bug in this project and keeps its traceback.
+lib/signals.py). Anything else is a bug in this project and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,18 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from lib.entry import (
-    Interrupted,
-    print_error,
-    print_warning,
-    quiet_stderr,
-    received_signal,
-    settle,
-    signals_interrupt,
-)
 from lib.environments import DEFAULT_ENVIRONMENT, ENVIRONMENTS
-from lib.errors import SynthError
+from lib.errors import SynthError, print_error, print_warning
 from lib.outdir import link_into, refuse_overlapping_cli_outdir
+from lib.signals import Interrupted, quiet_stderr, received_signal, settle, signals_interrupt
 from lib.synthesis import SynthRequest, synthesize
 
 DEFAULT_OUTDIR = Path("dist")
@@ -95,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if signum is not None:
                 return _error_and_quiet(_interrupted(signal.Signals(signum).name, outdir))
             raise
-    # The output is complete: a signal from here on is noted, not raised (lib/entry.py).
+    # The output is complete: a signal from here on is noted, not raised (lib/signals.py).
     code = _print_report(report.lines(), to_stderr=bool(cdk8s_cli_outdir), outdir=outdir)
     for warning in report.warnings:
         print_warning(warning)

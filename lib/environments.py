@@ -16,9 +16,10 @@ from lib.errors import SynthError
 from lib.external_secrets import ExternalSecretSource, SecretStoreRef
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.proxy_config.timing import worst_case_seconds
-from lib.specs.apps import ConsumerAppSpec, HttpProbes
+from lib.specs.apps import ConsumerAppSpec, HttpProbes, NoProbes
 from lib.specs.availability import AutoscalingSpec, AvailabilitySpec
 from lib.specs.cache import CacheSpec
+from lib.specs.field_types import check_field_types
 from lib.specs.gateway import GatewaySpec
 from lib.specs.image import ImagePolicy, ImageRef
 from lib.specs.metrics import MULTIPROC_DIR, MetricsSpec
@@ -33,11 +34,13 @@ from lib.specs.redis import (
     connection_of,
 )
 
-# Names other modules import from here, the file users edit.
+# Names other modules import from here, and NoProbes, which an app without a health endpoint
+# needs (docs/apps.md): importable here like HttpProbes.
 __all__ = [
     "DEFAULT_ENVIRONMENT",
     "ENVIRONMENTS",
     "Environment",
+    "NoProbes",
     "PathPrefixMode",
     "SecretMode",
     "check_environment",
@@ -93,6 +96,11 @@ class Environment:
     ingress_class: str = "nginx"
     redis: RedisSpec | None = None
     metrics: MetricsSpec | None = None
+
+    def __post_init__(self) -> None:
+        # Every nested spec's fields against their annotations: a string where an ImageRef
+        # goes, a missing comma in a one-item tuple, is one line naming the field.
+        check_field_types(self, recursive=True)
 
     @property
     def redis_connection(self) -> RedisConnection | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.entry import one_line
+from lib.errors import one_line
 from lib.secrets.demo_key import DEMO_KEY_FILE, DEMO_RECIPIENT
 from tests.helpers import (
     FAKE_SECRETS,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from lib.errors import SynthError
 from lib.names import is_dns_label
+from lib.specs.field_types import check_field_types
 from lib.specs.image import ImageRef
 from lib.specs.network import AppIngress
 
@@ -24,6 +25,7 @@ class HttpProbes:
     failure_threshold: int = 3
 
     def __post_init__(self) -> None:
+        check_field_types(self, "HttpProbes ")
         for path in (self.readiness_path, self.liveness_path):
             if not path.startswith("/"):
                 raise SynthError(f"probe path '{path}' must start with '/'")
@@ -42,6 +44,7 @@ class NoProbes:
     reason: str
 
     def __post_init__(self) -> None:
+        check_field_types(self, "NoProbes ")
         if not self.reason.strip():
             raise SynthError("NoProbes needs a reason: say why the app cannot be probed")
 
@@ -65,6 +68,9 @@ class ConsumerAppSpec:
     replicas: int = 1
     run_as_user: int = 65534
     ingress: AppIngress = field(default_factory=AppIngress)
+
+    def __post_init__(self) -> None:
+        check_field_types(self, f"app '{self.name}' ")
 
     def check(self, where: str, taken_names: frozenset[str]) -> None:
         """``taken_names``: the names of the environment's other workloads."""

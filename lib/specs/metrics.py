@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 from lib.errors import SynthError
 from lib.litellm_runtime import WritableMount
+from lib.specs.field_types import check_field_types
 from lib.specs.network import NAMESPACE_NAME_LABEL, check_labels
 
 # Where the proxy's own metrics process serves; /metrics answers with a redirect to /metrics/
@@ -52,6 +53,7 @@ class MetricsSpec:
     scraper_pods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
+        check_field_types(self, "MetricsSpec ")
         if not self.scraper_namespace:
             raise SynthError(
                 "metrics scraper_namespace is empty, which would open the metrics port to every "
