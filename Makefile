@@ -8,11 +8,31 @@ ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: synth test lint typecheck clean
+.PHONY: synth test lint typecheck clean explain edit-secrets age-key prod-secrets master-key
 
 ## synth: decrypt the environment's secrets and write dist/ (ENV=dev|prod, SECRETS=, OUTDIR=)
 synth: $(VENV)/.synth-deps
 	$(BIN)/python main.py --env $(ENV) $(if $(SECRETS),--secrets $(SECRETS)) $(if $(OUTDIR),--outdir $(OUTDIR))
+
+## explain: what the environment needs from the cluster before its manifests apply (ENV=)
+explain: $(VENV)/.synth-deps
+	$(BIN)/python main.py --env $(ENV) --explain
+
+## edit-secrets: open the environment's secrets file in sops (ENV=dev|prod, or SECRETS=FILE)
+edit-secrets: $(VENV)/.synth-deps
+	$(BIN)/python -m lib.tasks edit-secrets --env $(ENV) $(if $(SECRETS),--secrets $(SECRETS))
+
+## age-key: make your own age key where sops finds it (~/.config/sops/age/keys.txt)
+age-key: $(VENV)/.synth-deps
+	$(BIN)/python -m lib.tasks age-key
+
+## prod-secrets: enable prod's rule in .sops.yaml for RECIPIENTS=age1...,age1... and create its file
+prod-secrets: $(VENV)/.synth-deps
+	$(BIN)/python -m lib.tasks prod-secrets "$(RECIPIENTS)"
+
+## master-key: print the dev gateway's master key (the demo one until you change it)
+master-key: $(VENV)/.synth-deps
+	@$(BIN)/python -m lib.tasks master-key --env $(ENV) && echo
 
 ## test: lint, type-check and the whole test suite: one command for developers and CI alike
 test: system-packages lint typecheck node_modules/.installed $(PROXY_VENV)/.installed \

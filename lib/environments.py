@@ -151,10 +151,12 @@ _EXAMPLE_BACKEND = ConsumerAppSpec(
     ingress=AppIngress(from_ingress_controller=True),
 )
 
-# Models clients can ask for. Each provider's key comes from the secrets' litellm group
-# (OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENROUTER_API_KEY, ...): add the key there, then the model
-# here. openrouter-default is the system default provider: a model that fails (errors,
-# timeouts, rate limits) is answered by it instead.
+# Models clients can ask for, SHARED BY DEV AND PROD: a model added here reaches production
+# with the next prod synth. To try one in dev only, add it to _DEV_PROXY below instead.
+# Each provider's key comes from the secrets' litellm group (OPENAI_API_KEY, ANTHROPIC_API_KEY,
+# OPENROUTER_API_KEY, ...): add the key there, then the model here (docs/models.md).
+# openrouter-default is the system default provider: a model that fails (errors, timeouts,
+# rate limits) is answered by it instead.
 _MODELS = ProxyConfigSpec(
     models=(
         ModelSpec(name="gpt-4o-mini", model="openai/gpt-4o-mini", timeout=60, stream_timeout=30),
@@ -172,7 +174,9 @@ _MODELS = ProxyConfigSpec(
         cooldown_time=30,
     ),
 )
-# Development caches identical requests for 10 minutes in the in-cluster Valkey.
+# Development: the shared models, plus a cache of identical requests for 10 minutes in the
+# in-cluster Valkey. A dev-only model goes here, e.g.
+#   models=(*_MODELS.models, ModelSpec(name="llama", model="groq/llama-3.3-70b-versatile")),
 _DEV_PROXY = replace(_MODELS, cache=CacheSpec(ttl_seconds=600))
 
 ENVIRONMENTS: dict[str, Environment] = {
@@ -202,7 +206,7 @@ ENVIRONMENTS: dict[str, Environment] = {
             ),
         ),
         apps=(_EXAMPLE_BACKEND,),
-        proxy=_MODELS,
+        proxy=_MODELS,  # the models dev uses too (see _MODELS)
         # The Valkey that already runs in the cluster; its password is REDIS_PASSWORD in the
         # litellm group (filled by the External Secrets Operator).
         redis=ExistingRedis(

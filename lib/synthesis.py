@@ -116,7 +116,10 @@ def synthesize(
     wiring = wire(environment, secrets)
     litellm_keys = wiring.keys_reaching(secrets, wiring.litellm_groups)
     where = f"lib/environments.py, environment '{environment.name}'"
-    secrets_hint = f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`"
+    secrets_hint = (
+        f"add it to group '{wiring.litellm_groups[0]}' with "
+        f"`make edit-secrets SECRETS={secrets_path}`"
+    )
     _check_redis_password(environment, litellm_keys, where, secrets_hint)
     keys = check_proxy_config(
         environment.proxy_config(),

@@ -185,7 +185,8 @@ def test_scaling_missing_password_key_is_refused_by_name(
         synth(DEV, secrets, tmp_path / "dist")
     assert str(caught.value) == (
         f"{WHERE}: redis password_key 'REDIS_PASSWORD' is not a key the LiteLLM pod receives: "
-        f"add it to group 'litellm' with `sops {secrets}` (any long random string: the "
+        f"add it to group 'litellm' with `make edit-secrets SECRETS={secrets}` (any long random "
+        "string: the "
         "in-cluster Valkey is set up with it)"
     )
     assert not (tmp_path / "dist").exists()
