@@ -74,8 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lib.jsii_runtime import check_jsii_can_start, node_failures_told
         from lib.outdir import prepare_output, write_output
         from lib.output import RenderedFile, refuse_ciphertext, render
+        from lib.project import PROJECT_ROOT
         from lib.proxy_config.checks import check_proxy_config
-        from lib.secrets.demo_key import PROJECT_ROOT, demo_identity_for
+        from lib.secrets.demo_key import demo_identity_for
         from lib.secrets.encrypted_file import inspect_encrypted_file
         from lib.secrets.model import parse_secrets
         from lib.secrets.sops import decrypt

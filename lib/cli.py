@@ -20,10 +20,9 @@ from typing import NoReturn
 from lib.environments import DEFAULT_ENVIRONMENT, ENVIRONMENTS
 from lib.errors import SynthError, print_error, print_warning
 from lib.outdir import link_into, refuse_overlapping_cli_outdir
+from lib.project import DEFAULT_OUTDIR, shown
 from lib.signals import Interrupted, quiet_stderr, received_signal, settle, signals_interrupt
 from lib.synthesis import SynthRequest, synthesize
-
-DEFAULT_OUTDIR = Path("dist")
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -54,14 +53,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--outdir",
         type=Path,
         default=None,
-        help=f"output directory (default {DEFAULT_OUTDIR}/)",
+        help="output directory (default: the project's dist/, wherever you run this)",
     )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    outdir: Path = args.outdir or DEFAULT_OUTDIR
+    # Shown as the report and every message name it: absolute unless below this directory.
+    outdir = shown(args.outdir or DEFAULT_OUTDIR)
     # Set by `cdk8s synth`, which deletes that directory first and hides the app's stdout.
     cdk8s_cli_outdir = os.environ.get("CDK8S_OUTDIR")
     with signals_interrupt():

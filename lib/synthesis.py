@@ -12,8 +12,9 @@ from lib.errors import SynthError
 from lib.jsii_runtime import check_jsii_can_start, node_failures_told
 from lib.outdir import prepare_output, write_output
 from lib.output import ManifestFile, RenderedFile, refuse_ciphertext, render
+from lib.project import PROJECT_ROOT, shown
 from lib.proxy_config.checks import KeyReport, check_proxy_config
-from lib.secrets.demo_key import DEMO_RECIPIENT, PROJECT_ROOT, demo_identity_for
+from lib.secrets.demo_key import DEMO_RECIPIENT, demo_identity_for
 from lib.secrets.digest import secrets_digest
 from lib.secrets.encrypted_file import (
     inspect_encrypted_file,
@@ -74,7 +75,7 @@ class SynthReport:
             f"groups: {groups}",
             self.keys.line(),
             self.images_line(),
-            f"wrote {self.outdir}/: {written}",
+            f"wrote {shown(self.outdir)}/: {written}",
         ]
 
     def images_line(self) -> str:
@@ -91,7 +92,7 @@ def synthesize(
     request: SynthRequest, environments: Mapping[str, Environment] = ENVIRONMENTS
 ) -> SynthReport:
     environment = environment_named(request.environment, environments)
-    secrets_path = request.secrets_file or _display(PROJECT_ROOT / environment.secrets_file)
+    secrets_path = request.secrets_file or shown(PROJECT_ROOT / environment.secrets_file)
     # Refusals about the output directory come first: they need nothing decrypted.
     output = prepare_output(
         request.outdir,
@@ -202,11 +203,3 @@ def _secrets_digests(secrets: SecretsDocument, wiring: Wiring) -> dict[str, str]
         for pod, groups in pods.items()
         if groups
     }
-
-
-def _display(path: Path) -> Path:
-    """``path`` relative to the working directory when it is below it, for shorter messages."""
-    try:
-        return path.relative_to(Path.cwd())
-    except ValueError:
-        return path

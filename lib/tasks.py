@@ -23,7 +23,8 @@ from pathlib import Path
 
 from lib.environments import DEFAULT_ENVIRONMENT, ENVIRONMENTS, environment_named
 from lib.errors import SynthError, print_error
-from lib.secrets.demo_key import DEMO_KEY_FILE, DEMO_RECIPIENT, PROJECT_ROOT
+from lib.project import PROJECT_ROOT
+from lib.secrets.demo_key import DEMO_KEY_FILE, DEMO_RECIPIENT
 from lib.secrets.encrypted_file import inspect_encrypted_file
 from lib.secrets.model import MASTER_KEY
 from lib.secrets.sops import (

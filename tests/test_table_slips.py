@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import copy_project
 
-COPIED = ("lib", "charts", "main.py", "secrets", ".sops.yaml")
 TABLE = "lib/environments.py"
 BACKEND_IMAGE = 'image=ImageRef.parse("docker.io/hashicorp/http-echo:1.0.0")'
 DEV_GATEWAY = "gateway=GatewaySpec(image=LITELLM_IMAGE, replicas=1)"
@@ -24,14 +23,7 @@ DEV_GATEWAY = "gateway=GatewaySpec(image=LITELLM_IMAGE, replicas=1)"
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("project")
-    for name in COPIED:
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
-    return root
+    return copy_project(tmp_path_factory.mktemp("project"))
 
 
 def synth_with_edit(pristine: Path, tmp_path: Path, old: str, new: str) -> tuple[int, str, str]:

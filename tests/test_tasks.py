@@ -4,7 +4,6 @@ real processes on a copy of the project: real pyrage keys, the real sops, the re
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -13,9 +12,7 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from tests.helpers import PROJECT_ROOT
-
-COPIED = ("lib", "charts", "main.py", "secrets", ".sops.yaml")
+from tests.helpers import PROJECT_ROOT, copy_project
 
 
 def run_task(
@@ -34,15 +31,7 @@ def run_task(
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    root.mkdir()
-    for name in COPIED:
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
-    return root
+    return copy_project(tmp_path / "project")
 
 
 def test_tasks_age_key_writes_a_private_key_sops_finds(project: Path, tmp_path: Path) -> None:
