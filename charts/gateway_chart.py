@@ -9,6 +9,7 @@ import cdk8s
 import cdk8s_plus_28 as kplus
 from constructs import Construct
 
+from lib.constructs.app_route import AppRouteIngress, AppRouteProps
 from lib.constructs.availability import Availability
 from lib.constructs.consumer_app import ConsumerApp
 from lib.constructs.gateway_ingress import GatewayIngress, GatewayIngressProps, NginxLimits
@@ -134,8 +135,26 @@ class GatewayChart(cdk8s.Chart):
                 secrets=[secrets_by_group[group] for group in wiring.app_groups[app.name]],
                 pod_annotations=_digest_annotation(secrets_digests.get(app.name)),
             )
+            if app.route is not None:
+                host = app.route.host or environment.host
+                AppRouteIngress(
+                    self,
+                    f"{app.name}-route",
+                    AppRouteProps(
+                        name=app.name,
+                        host=host,
+                        path=app.route.path,
+                        service=consumer.service,
+                        port=app.port,
+                        ingress_class=environment.ingress_class,
+                        # The environment's certificate is for its own host only.
+                        tls_secret_name=(
+                            environment.tls_secret_name if host == environment.host else None
+                        ),
+                    ),
+                )
             isolated_apps.append(
-                (IsolatedWorkload(app.name, consumer.pod_labels, app.port), app.ingress)
+                (IsolatedWorkload(app.name, consumer.pod_labels, app.port), app.allowed_ingress)
             )
         NetworkIsolation(
             self,

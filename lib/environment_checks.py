@@ -44,6 +44,7 @@ def check_environment(environment: Environment) -> None:
     for app in environment.apps:
         app.check(where, RESERVED_WORKLOAD_NAMES | seen)
         seen.add(app.name)
+    _check_routes(environment, where)
     for app in environment.apps:
         unknown = sorted(set(app.ingress.from_apps) - seen)
         if unknown:
@@ -86,3 +87,28 @@ def _check_redis(environment: Environment, where: str) -> None:
         redis.check(where)
     else:
         redis.check(where, RESERVED_WORKLOAD_NAMES | {app.name for app in environment.apps})
+
+
+def _check_routes(environment: Environment, where: str) -> None:
+    """No app route may take the gateway's path or another app's host and path."""
+    from lib.environments import LITELLM_PATH_PREFIX
+
+    taken: dict[tuple[str, str], str] = {}
+    for app in environment.apps:
+        route = app.route
+        if route is None:
+            continue
+        host = route.host or environment.host
+        if host == environment.host and route.within(LITELLM_PATH_PREFIX):
+            raise SynthError(
+                f"{where}: app '{app.name}' route path '{route.path}' lies within the gateway's "
+                f"{LITELLM_PATH_PREFIX} on {host}: use another path (e.g. '/{app.name}') or "
+                "another host"
+            )
+        key = (host, route.path.rstrip("/") or "/")
+        if key in taken:
+            raise SynthError(
+                f"{where}: apps '{taken[key]}' and '{app.name}' both route {host}{route.path}: "
+                "give each its own path or host"
+            )
+        taken[key] = app.name

@@ -24,7 +24,7 @@ from lib.specs.gateway import GatewaySpec
 from lib.specs.image import ImagePolicy, ImageRef
 from lib.specs.metrics import MULTIPROC_DIR, MetricsSpec
 from lib.specs.modes import PathPrefixMode, SecretMode
-from lib.specs.network import NAMESPACE_NAME_LABEL, AppIngress, NetworkSpec
+from lib.specs.network import NAMESPACE_NAME_LABEL, NetworkSpec
 from lib.specs.redis import (
     PASSWORD_VARIABLE,
     ExistingRedis,
@@ -33,6 +33,7 @@ from lib.specs.redis import (
     RedisSpec,
     connection_of,
 )
+from lib.specs.routes import AppRoute
 
 # Names other modules import from here, and NoProbes, which an app without a health endpoint
 # needs (docs/apps.md): importable here like HttpProbes.
@@ -140,7 +141,8 @@ class Environment:
 # A stand-in for your own backend: a tiny static HTTP server that receives the Stripe keys.
 # Replace image, port, args and probes with your app's; keep the groups it really needs.
 # http-echo answers every path with 200, so "/" serves as both probes. It is the app behind
-# the environment's host, so the ingress controller may reach it (add its Ingress route).
+# the environment's host: published at "/" (the gateway keeps /litellm), which also lets the
+# ingress controller reach it. Drop `route` for an app nobody outside the cluster calls.
 _EXAMPLE_BACKEND = ConsumerAppSpec(
     name="backend",
     image=ImageRef.parse("docker.io/hashicorp/http-echo:1.0.0"),
@@ -148,7 +150,7 @@ _EXAMPLE_BACKEND = ConsumerAppSpec(
     secret_groups=("stripe",),
     probes=HttpProbes(readiness_path="/", liveness_path="/"),
     args=("-listen=:5678", "-text=backend placeholder: replace with your app"),
-    ingress=AppIngress(from_ingress_controller=True),
+    route=AppRoute(path="/"),
 )
 
 # Models clients can ask for, SHARED BY DEV AND PROD: a model added here reaches production

@@ -151,15 +151,15 @@ def test_table_slips_unknown_field_lists_the_fields(pristine: Path, tmp_path: Pa
     code, _, err = synth_with_edit(
         pristine,
         tmp_path,
-        "    ingress=AppIngress(from_ingress_controller=True),\n)",
-        "    ingress=AppIngress(from_ingress_controller=True),\n    availability=None,\n)",
+        '    route=AppRoute(path="/"),\n)',
+        '    route=AppRoute(path="/"),\n    availability=None,\n)',
     )
     line = line_of(pristine, "_EXAMPLE_BACKEND = ConsumerAppSpec(")
     assert code == 1
     assert err == (
         f"error: lib/environments.py line {line}, _EXAMPLE_BACKEND (used by environments 'dev', "
         "'prod'): ConsumerAppSpec has no field 'availability': its fields are name, image, port, "
-        "secret_groups, probes, args, replicas, run_as_user, ingress\n"
+        "secret_groups, probes, args, replicas, run_as_user, ingress, route\n"
     )
 
 

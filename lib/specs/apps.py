@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lib.errors import SynthError
 from lib.names import is_dns_label
 from lib.specs.field_types import check_field_types
 from lib.specs.image import ImageRef
 from lib.specs.network import AppIngress
+from lib.specs.routes import AppRoute
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class ConsumerAppSpec:
     ``run_as_user`` must be a numeric user the image can run as: the pod refuses to start an
     image whose USER is root or a name when ``runAsNonRoot`` is set, as it is for every app.
     ``ingress``: who may connect to the app (default: nobody).
+    ``route``: publish the app through the ingress controller (``AppRoute``; default: not
+    published), which also lets the controller connect.
     """
 
     name: str
@@ -68,9 +71,17 @@ class ConsumerAppSpec:
     replicas: int = 1
     run_as_user: int = 65534
     ingress: AppIngress = field(default_factory=AppIngress)
+    route: AppRoute | None = None
 
     def __post_init__(self) -> None:
         check_field_types(self, f"app '{self.name}' ")
+
+    @property
+    def allowed_ingress(self) -> AppIngress:
+        """Who may connect: ``ingress``, plus the ingress controller when the app is routed."""
+        if self.route is None or self.ingress.from_ingress_controller:
+            return self.ingress
+        return replace(self.ingress, from_ingress_controller=True)
 
     def check(self, where: str, taken_names: frozenset[str]) -> None:
         """``taken_names``: the names of the environment's other workloads."""
