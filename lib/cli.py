@@ -55,6 +55,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="output directory (default: the project's dist/, wherever you run this)",
     )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="after the report, list what the environment needs from the cluster",
+    )
     return parser.parse_args(argv)
 
 
@@ -88,7 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _error_and_quiet(_interrupted(signal.Signals(signum).name, outdir))
             raise
     # The output is complete: a signal from here on is noted, not raised (lib/signals.py).
-    code = _print_report(report.lines(), to_stderr=bool(cdk8s_cli_outdir), outdir=outdir)
+    lines = report.lines()
+    if args.explain:
+        lines += ["needs from the cluster:", *(f"- {line}" for line in report.prerequisites())]
+    code = _print_report(lines, to_stderr=bool(cdk8s_cli_outdir), outdir=outdir)
     for warning in report.warnings:
         print_warning(warning)
     return code

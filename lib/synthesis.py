@@ -51,6 +51,7 @@ class SynthReport:
     outdir: Path
     files: tuple[RenderedFile, ...]
     images: Mapping[str, ImageRef]
+    environment_spec: Environment = field(repr=False)
     # Every object as built, before any encryption of the secrets file: for tests and checks.
     # Holds plaintext values in PLAIN and SOPS modes, so it stays out of repr.
     objects: tuple[Mapping[str, object], ...] = field(repr=False)
@@ -77,6 +78,14 @@ class SynthReport:
             self.images_line(),
             f"wrote {shown(self.outdir)}/: {written}",
         ]
+
+    def prerequisites(self) -> list[str]:
+        """What the cluster must provide for these objects (lib/prerequisites.py)."""
+        from lib.prerequisites import prerequisites
+
+        return prerequisites(
+            self.environment_spec, self.objects, self.secrets, str(self.secrets_file)
+        )
 
     def images_line(self) -> str:
         """Per workload, its image and whether a digest pins it (a tag alone can be moved)."""
@@ -150,6 +159,7 @@ def synthesize(
         images=images(environment),
         objects=tuple(obj for manifest in manifests for obj in manifest.objects),
         warnings=warnings,
+        environment_spec=environment,
     )
 
 

@@ -39,7 +39,8 @@ SOPS_CONFIG = PROJECT_ROOT / ".sops.yaml"
 _AGE_RECIPIENT = re.compile(r"age1[02-9ac-hj-np-z]{58}")
 # The commented rule .sops.yaml ships for the production file.
 _PROD_RULE_COMMENT = re.compile(
-    r"^  # - path_regex: \^secrets/prod\\\.yaml\$\n  #   age: .*\n", re.MULTILINE
+    r"^  # Production secrets:.*\n  # - path_regex: \^secrets/prod\\\.yaml\$\n  #   age: .*\n",
+    re.MULTILINE,
 )
 # Stands in for every value of the prod file: in external mode only key names are read.
 PLACEHOLDER = "set-in-the-secret-store"
@@ -139,7 +140,10 @@ def prod_secrets(recipients: Sequence[str], env: str = "prod") -> Path:
         raise SynthError(f"{relative} already exists: edit it with `make edit-secrets ENV={env}`")
     config = SOPS_CONFIG.read_text(encoding="utf-8")
     if not _has_creation_rule(path):
-        rule = f"  - path_regex: ^{re.escape(relative)}$\n    age: {','.join(recipients)}\n"
+        rule = (
+            "  # Production secrets: your team's age public keys (make prod-secrets).\n"
+            f"  - path_regex: ^{re.escape(relative)}$\n    age: {','.join(recipients)}\n"
+        )
         if _PROD_RULE_COMMENT.search(config) and relative == "secrets/prod.yaml":
             config = _PROD_RULE_COMMENT.sub(lambda _: rule, config)
         else:
@@ -153,33 +157,40 @@ def prod_secrets(recipients: Sequence[str], env: str = "prod") -> Path:
 
 
 def _skeleton(env: str) -> str:
-    """The key names the environment needs, as a secrets file with placeholder values."""
+    """The key names the environment needs, as a secrets file with placeholder values: its
+    groups as the default environment's file names them (key names are plaintext there, nothing
+    is decrypted), plus the master key, the models' provider keys and the Redis password."""
     from lib.proxy_config.providers import PROVIDER_KEY_VARIABLES, provider_of
 
     environment = environment_named(env)
-    litellm = [MASTER_KEY]
+    groups: dict[str, list[str]] = {environment.litellm_group: [MASTER_KEY]}
+    for app in environment.apps:
+        for group in app.secret_groups:
+            groups.setdefault(group, [])
+    example = PROJECT_ROOT / environment_named(DEFAULT_ENVIRONMENT).secrets_file
+    if example.is_file():
+        for path in inspect_encrypted_file(example).key_paths:
+            if len(path) == 2 and path[0] in groups and path[1] not in groups[path[0]]:
+                groups[path[0]].append(path[1])
+    litellm = groups[environment.litellm_group]
     for model in environment.proxy.models:
         variables = (
             (model.api_key_env,)
             if model.api_key_env
             else PROVIDER_KEY_VARIABLES.get(provider_of(model.model) or "", ())
         )
-        if variables and variables[0] not in litellm:
+        if variables and not set(variables) & set(litellm):
             litellm.append(variables[0])
     connection = environment.redis_connection
-    if connection is not None and connection.password_key is not None:
-        litellm.append(connection.password_key)
-    groups: dict[str, list[str]] = {environment.litellm_group: litellm}
-    for app in environment.apps:
-        for group in app.secret_groups:
-            groups.setdefault(group, [f"{group.upper().replace('-', '_')}_KEY"])
+    if connection is not None and connection.password_key not in (None, *litellm):
+        litellm.append(str(connection.password_key))
     lines = [
-        "# Key names only: prod reads this file for its key names, never its values.",
+        "# Key names: in external mode prod reads this file for its key names, never its values.",
         "# The values live in the secret store, one remote secret per group (docs/secrets.md).",
     ]
     for group, keys in groups.items():
         lines.append(f"{group}:")
-        lines.extend(f"  {key}: {PLACEHOLDER}" for key in keys)
+        lines.extend(f"  {key}: {PLACEHOLDER}" for key in keys or [f"{group.upper()}_KEY"])
     return "\n".join(lines) + "\n"
 
 

@@ -66,7 +66,15 @@ def test_tasks_prod_secrets_enables_the_rule_and_prod_synthesizes(
     assert "# - path_regex: ^secrets/prod" not in rules
     assert "set-in-the-secret-store" not in (project / "secrets/prod.yaml").read_text()
     synth = subprocess.run(
-        [sys.executable, "main.py", "--env", "prod", "--outdir", str(tmp_path / "out")],
+        [
+            sys.executable,
+            "main.py",
+            "--env",
+            "prod",
+            "--explain",
+            "--outdir",
+            str(tmp_path / "out"),
+        ],
         cwd=project,
         capture_output=True,
         text=True,
@@ -75,6 +83,27 @@ def test_tasks_prod_secrets_enables_the_rule_and_prod_synthesizes(
     )
     assert synth.returncode == 0, synth.stderr
     assert "key names only, not decrypted: external secrets mode" in synth.stdout
+    explained = synth.stdout.split("needs from the cluster:\n", 1)[1].splitlines()
+    # What prod's own objects need: its kinds, its Ingress, its Redis, its store.
+    for line in (
+        "- CRD externalsecrets.external-secrets.io (for ExternalSecret): install the External "
+        "Secrets Operator (v0.17 or newer, for external-secrets.io/v1)",
+        "- CRD servicemonitors.monitoring.coreos.com (for ServiceMonitor): install "
+        "prometheus-operator (e.g. the kube-prometheus-stack Helm chart)",
+        "- DNS: backend.seance.dev resolving to the ingress controller",
+        "- TLS Secret backend-seance-dev-tls in namespace seance for backend.seance.dev "
+        "(cert-manager, or `kubectl -n seance create secret tls backend-seance-dev-tls "
+        "--cert=... --key=...`)",
+        "- Redis or Valkey at valkey-primary.valkey.svc.cluster.local:6379, db 0, reachable "
+        "from namespace seance; its password under key REDIS_PASSWORD of group litellm",
+        "- in store seance-secret-store: remote secret seance/litellm with properties "
+        "LITELLM_MASTER_KEY, OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENROUTER_API_KEY, "
+        "REDIS_PASSWORD (the real values)",
+        "- in store seance-secret-store: remote secret seance/stripe with properties "
+        "STRIPE_SECRET_KEY, STRIPE_PRICE_ID (the real values)",
+    ):
+        assert line in explained
+    assert not any("HTTPRoute" in line for line in explained)  # prod emits none
     again = run_task(project, "prod-secrets", recipient)
     assert again.stderr == (
         "error: secrets/prod.yaml already exists: edit it with `make edit-secrets ENV=prod`\n"
