@@ -111,7 +111,7 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
     if document is None:
         raise SynthError(
             f"secrets file {path} is empty: create it with `make edit-secrets SECRETS={path}` "
-            "(see README, 'Secrets layout')"
+            "(see docs/secrets.md)"
         )
     if not isinstance(document, dict) or "sops" not in document:
         if any(
@@ -150,7 +150,7 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
         raise SynthError(
             f"secrets file {path} holds no secrets: add them with `make edit-secrets "
             f"SECRETS={path}` "
-            "(see README, 'Secrets layout')"
+            "(see docs/secrets.md)"
         )
     return EncryptedFile(
         path=path,

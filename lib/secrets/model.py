@@ -174,7 +174,7 @@ def _parse(
     if not document:
         raise SynthError(
             f"{source} holds no secrets: add them with `make edit-secrets SECRETS={source}` "
-            "(see README, 'Secrets layout')"
+            "(see docs/secrets.md)"
         )
     layout = _detect_layout(document, source)
     groups: tuple[SecretGroup, ...]

@@ -185,7 +185,7 @@ def parse_decrypted(output: bytes, path: Path) -> dict[str, object]:
     if not isinstance(document, dict):
         raise SynthError(
             f"{path} does not hold a mapping at the top level: "
-            "write groups such as `litellm:` or KEY: value pairs (see README, 'Secrets layout')"
+            "write groups such as `litellm:` or KEY: value pairs (see docs/secrets.md)"
         )
     return document
 

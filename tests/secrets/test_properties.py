@@ -571,8 +571,8 @@ def _path_message(path: Path) -> list[str]:
         rf"secrets file {p} is not valid JSON {line}: fix it with `make edit-secrets SECRETS={p}` "
         rf"or {restore}",
         rf"secrets file {p} is not UTF-8 text: pass a SOPS YAML file",
-        rf"secrets file {p} is empty: create it with `make edit-secrets SECRETS={p}` \(see README, "
-        rf"'Secrets layout'\)",
+        rf"secrets file {p} is empty: create it with `make edit-secrets SECRETS={p}` "
+        r"\(see docs/secrets\.md\)",
         rf"secrets file {p} is not SOPS-encrypted \(no sops metadata\): "
         rf"encrypt it with `\.venv/bin/sops encrypt --in-place {p}` and never commit it in "
         r"plaintext",
@@ -581,7 +581,7 @@ def _path_message(path: Path) -> list[str]:
         rf"secrets file {p} has incomplete sops metadata \(no mac or lastmodified\): it was "
         rf"truncated or damaged; {restore}",
         rf"secrets file {p} holds no secrets: add them with `make edit-secrets SECRETS={p}` "
-        r"\(see README, 'Secrets layout'\)",
+        r"\(see docs/secrets\.md\)",
         rf"secrets file {p} holds more than one YAML document {line}: a sops file is one "
         rf"document; {restore}",
         rf"secrets file {p} uses a YAML (alias|anchor) {line}: sops files never hold them; "
