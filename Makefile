@@ -36,8 +36,13 @@ master-key: $(VENV)/.synth-deps
 
 ## test: lint, type-check and the whole test suite: one command for developers and CI alike
 test: system-packages lint typecheck node_modules/.installed $(PROXY_VENV)/.installed \
-  $(CHECKOV_VENV)/.installed
+  $(PROXY_VENV)/.prisma-generated $(CHECKOV_VENV)/.installed
 	$(BIN)/python -m pytest
+
+## lock-images: pin the environment's images to their registries' digests in images.lock.yaml (ENV=)
+.PHONY: lock-images
+lock-images: $(VENV)/.synth-deps
+	$(BIN)/python -m lib.images --env $(ENV)
 
 ## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); not part of test
 .PHONY: bench
@@ -81,6 +86,21 @@ $(PROXY_VENV)/.installed: pyproject.toml
 	  'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["litellm-proxy"]["requirements"]))')
 	touch $@
 
+# The Prisma client LiteLLM imports, generated into the proxy's venv from the release's schema
+# (a step of LiteLLM's image build). Prisma's native engines cannot be downloaded here: the
+# generator only asks them for their version, which the stand-ins under tests/prisma_engine/
+# answer (docs/testing-database.md). The Prisma CLI is the one pinned in package-lock.json
+# (PRISMA_BINARY_CACHE_DIR), not one npm would fetch; CHECKPOINT_DISABLE: no telemetry call.
+PRISMA_ENGINES := $(CURDIR)/tests/prisma_engine
+$(PROXY_VENV)/.prisma-generated: $(PROXY_VENV)/.installed node_modules/.installed \
+  $(PRISMA_ENGINES)/query-engine $(PRISMA_ENGINES)/schema-engine
+	PATH="$(CURDIR)/$(PROXY_VENV)/bin:$$PATH" PRISMA_BINARY_CACHE_DIR="$(CURDIR)" CHECKPOINT_DISABLE=1 \
+	  PRISMA_QUERY_ENGINE_BINARY="$(PRISMA_ENGINES)/query-engine" \
+	  PRISMA_SCHEMA_ENGINE_BINARY="$(PRISMA_ENGINES)/schema-engine" \
+	  $(PROXY_VENV)/bin/prisma generate --schema "$$($(PROXY_VENV)/bin/python -c \
+	  'import importlib.util as u; print(u.find_spec("litellm_proxy_extras").submodule_search_locations[0])')/schema.prisma"
+	touch $@
+
 # checkov for tests/test_checkov.py, pinned in pyproject.toml [tool.checkov].
 $(CHECKOV_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(CHECKOV_VENV)
@@ -91,9 +111,15 @@ $(CHECKOV_VENV)/.installed: pyproject.toml
 # System tools the tests run for real, as command:Debian package. A fresh machine gets the missing
 # ones from apt-get: a real Redis (>= 7) for tests/test_scaling_e2e.py (it starts its own on a
 # free port, so whether Debian's service autostarts changes nothing); unshare, setpriv and nsenter
-# for the locked-down proxy (tests/locked_down.py); chattr for the immutable-directory refusal.
+# for the locked-down proxy (tests/locked_down.py); chattr for the immutable-directory refusal;
+# the distribution registry and skopeo, a real registry and client for `make lock-images`
+# (tests/oci_registry.py; the tests start their own registry, never Debian's service); openssl
+# signs the tokens of the registry that requires them; a real Postgres (Debian bookworm's 15,
+# whose server programs stay off PATH) for the database-backed proxy (tests/database.py starts
+# its own on a free port).
 SYSTEM_TOOLS := redis-server:redis-server unshare:util-linux setpriv:util-linux \
-  nsenter:util-linux chattr:e2fsprogs
+  nsenter:util-linux chattr:e2fsprogs docker-registry:docker-registry skopeo:skopeo \
+  openssl:openssl /usr/lib/postgresql/15/bin/initdb:postgresql
 .PHONY: system-packages
 system-packages:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do \
@@ -101,9 +127,12 @@ system-packages:
 	$(PROXY_PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	[ -z "$$missing" ] || { apt-get update -qq && apt-get install -y -qq $$missing; }
 
-# The cdk8s CLI, pinned in package-lock.json: tests prove `cdk8s synth` behaves.
+# Pinned in package-lock.json: the cdk8s CLI (tests prove `cdk8s synth` behaves); Prisma's CLI,
+# its WebAssembly query engine and the Postgres driver adapter (tests/prisma_engine/).
+# --ignore-scripts: @prisma/client's and @prisma/engines' install scripts would generate a
+# TypeScript client and download native engines; neither is wanted.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --silent
+	npm ci --ignore-scripts --no-audit --no-fund --silent
 	touch $@
 
 clean:

@@ -277,7 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name="valkey", labels=labels),
             replicas=1,
-            pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
+            # The LiteLLM group's digest: a rotated Redis password restarts Valkey too.
+            pod_metadata=cdk8s.ApiObjectMetadata(
+                labels=labels, annotations={"seance.dev/secrets-digest": LITELLM_SECRETS_DIGEST}
+            ),
             security_context=restricted_pod(VALKEY_UID),
             automount_service_account_token=False,
             containers=[

@@ -10,7 +10,9 @@ new temporary directory, never into dist/. Our synths run sops through a countin
 (``SOPS_BINARY``) that execs the real one, so the sops runs of every synth are counted.
 
 This reports; it asserts nothing about speed. It exits 1 only when the comparison itself is
-void: a program failed, or our output and the bare program's are not the same objects.
+void: a program failed, or our output and the bare program's are not the same objects (which
+``tests/test_benchmarks.py`` checks in every ``make test``, so that shows before a bench run).
+Progress goes to stderr, a line per run; the figures go to stdout at the end.
 """
 
 from __future__ import annotations
@@ -156,6 +158,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
 
+    # Each of ours, and each variant of the floor, against the floor building the same apps.
+    same_objects = [
+        (main_synth, bare_synth),
+        (bare_json, bare_synth),
+        (bare_frozen, bare_synth),
+        (main_again, bare_synth),
+        (bare_again, bare_synth),
+        *(per_app[n] for n in app_counts),
+        *((phases[n], per_app[n][1]) for n in phases),
+        (unfrozen, bare_synth),
+    ]
+
     print(_machine_line())
     print(f"load average before: {_load()}")
     print(f"{len(programs)} programs x {args.runs} rounds, round-robin; this takes a few minutes")
@@ -176,36 +190,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bytecode: {_bytecode(env)}")
         warmup = [p for p in programs if p.apps == 0]
         for index, program in enumerate(warmup):  # fills the page and bytecode caches
-            _run(program, work / f"warmup-{index}", env, counter)
+            run = _run(program, work / f"warmup-{index}", env, counter)
+            _progress(f"warm-up {index + 1}/{len(warmup)}", program, run)
         for round_number in range(args.runs):
             start = round_number % len(programs)
-            for program in programs[start:] + programs[:start]:
+            for index, program in enumerate(programs[start:] + programs[:start]):
                 outdir = work / f"{_slug(program.label)}-{round_number}"
                 run = _run(program, outdir, env, counter)
+                _progress(
+                    f"round {round_number + 1}/{args.runs}, {index + 1}/{len(programs)}",
+                    program,
+                    run,
+                )
                 results.runs.setdefault(program.label, []).append(run)
                 previous = results.outdirs.get(program.label)
                 if previous is not None:
                     shutil.rmtree(previous)
                 results.outdirs[program.label] = outdir
-        import_net = [_net_imports(python, env) for _ in range(args.runs)]
+            # Every program has written once: a comparison of different objects stops here.
+            if round_number == 0 and not _check_same_objects(results, same_objects):
+                return 1
+        import_net = []
+        for index in range(args.runs):
+            import_net.append(_net_imports(python, env))
+            print(f"import time of lib {index + 1}/{args.runs}", file=sys.stderr, flush=True)
         print(f"load average after: {_load()}\n")
 
-        same = _check_same_objects(
-            results,
-            [
-                (main_synth, bare_synth),
-                (bare_json, bare_synth),
-                (bare_frozen, bare_synth),
-                (main_again, bare_synth),
-                (bare_again, bare_synth),
-                *(per_app[n] for n in app_counts),
-                *((phases[n], per_app[n][1]) for n in phases),
-                (unfrozen, bare_synth),
-            ],
-        )
-        if not same:
-            return 1
-        dev_objects = sum(map(len, _objects_by_chart(results.outdirs[main_synth.label]).values()))
+        dev_objects = sum(map(len, objects_by_chart(results.outdirs[main_synth.label]).values()))
 
     _report_synth(
         results, main_synth, (bare_synth, bare_json, bare_frozen), dev_objects=dev_objects
@@ -216,6 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _report_per_app(results, per_app)
     _report_phases(results, phases, per_app, import_net)
     return 0
+
+
+def _progress(step: str, program: Program, run: Run) -> None:
+    print(
+        f"{step}: {program.label}: {run.wall:.2f} s (load {_load()})", file=sys.stderr, flush=True
+    )
 
 
 def _run(program: Program, outdir: Path, env: Mapping[str, str], counter: Path) -> Run:
@@ -307,9 +324,9 @@ def _check_same_objects(results: Results, pairs: Sequence[tuple[Program, Program
     mismatch only kinds, names and field paths are printed, never a value."""
     ok = True
     for ours, bare in pairs:
-        left = _objects_by_chart(results.outdirs[ours.label])
-        right = _objects_by_chart(results.outdirs[bare.label])
-        problems = list(_differences(left, right))
+        left = objects_by_chart(results.outdirs[ours.label])
+        right = objects_by_chart(results.outdirs[bare.label])
+        problems = list(differences(left, right))
         if problems:
             ok = False
             print(f"NOT THE SAME OBJECTS: {ours.label} vs {bare.label}:", file=sys.stderr)
@@ -317,7 +334,7 @@ def _check_same_objects(results: Results, pairs: Sequence[tuple[Program, Program
                 print(f"  {problem}", file=sys.stderr)
     if ok:
         sizes = {
-            ours.apps: sum(map(len, _objects_by_chart(results.outdirs[ours.label]).values()))
+            ours.apps: sum(map(len, objects_by_chart(results.outdirs[ours.label]).values()))
             for ours, _ in pairs
             if ours.ours
         }
@@ -326,7 +343,7 @@ def _check_same_objects(results: Results, pairs: Sequence[tuple[Program, Program
     return ok
 
 
-def _objects_by_chart(outdir: Path) -> dict[str, list[object]]:
+def objects_by_chart(outdir: Path) -> dict[str, list[object]]:
     charts: dict[str, list[object]] = {}
     for path in sorted(outdir.glob("*.yaml")):
         # ours: 00-namespace.k8s.yaml; App.synth(): namespace.k8s.yaml
@@ -336,19 +353,19 @@ def _objects_by_chart(outdir: Path) -> dict[str, list[object]]:
     return charts
 
 
-def _differences(left: object, right: object, where: str = "") -> Iterator[str]:
+def differences(left: object, right: object, where: str = "") -> Iterator[str]:
     if isinstance(left, dict) and isinstance(right, dict):
         for key in list(dict.fromkeys([*left, *right])):
             if key not in left or key not in right:
                 yield f"{where}/{key}: only in {'ours' if key in left else 'bare'}"
             else:
-                yield from _differences(left[key], right[key], f"{where}/{key}")
+                yield from differences(left[key], right[key], f"{where}/{key}")
     elif isinstance(left, list) and isinstance(right, list):
         if len(left) != len(right):
             yield f"{where}: {len(left)} items in ours, {len(right)} in bare"
         for index, (a, b) in enumerate(zip(left, right, strict=False)):
             name = _object_name(a) or str(index)
-            yield from _differences(a, b, f"{where}[{name}]")
+            yield from differences(a, b, f"{where}[{name}]")
     elif left != right:
         yield f"{where}: differs"
 

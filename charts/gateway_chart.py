@@ -9,13 +9,20 @@ import cdk8s
 import cdk8s_plus_28 as kplus
 from constructs import Construct
 
-from lib.constructs.app_route import AppRouteIngress, AppRouteProps
+from lib.constructs.app_route import (
+    AppHttpRoute,
+    AppHttpRouteProps,
+    AppRouteIngress,
+    AppRouteProps,
+)
 from lib.constructs.availability import Availability
 from lib.constructs.consumer_app import ConsumerApp
 from lib.constructs.gateway_ingress import GatewayIngress, GatewayIngressProps, NginxLimits
+from lib.constructs.gateway_route import GatewayRoute, GatewayRouteProps
 from lib.constructs.litellm import LITELLM_PORT, LiteLLM, LiteLLMProps
 from lib.constructs.network_isolation import (
     HTTPS_PORT,
+    Forwarder,
     IsolatedWorkload,
     NetworkIsolation,
     RedisEgress,
@@ -26,6 +33,7 @@ from lib.constructs.valkey import Valkey, ValkeyProps
 from lib.environments import NGINX_INGRESS_CLASS, Environment, PathPrefixMode
 from lib.specs.metrics import METRICS_PATH, MULTIPROC_MOUNT
 from lib.specs.redis import REDIS_PORT, ExistingRedis, InClusterValkey
+from lib.specs.routes import AppRoute
 from lib.wiring import LITELLM_POD, Wiring
 
 SECRETS_DIGEST_ANNOTATION = "seance.dev/secrets-digest"
@@ -68,6 +76,9 @@ class GatewayChart(cdk8s.Chart):
                 workers=environment.gateway.workers,
                 metrics_port=metrics.port if metrics is not None else None,
                 scaling_mounts=(MULTIPROC_MOUNT,) if metrics is not None else (),
+                drain_seconds=environment.shutdown_drain_seconds(),
+                keepalive_seconds=environment.keepalive_seconds(),
+                trusted_proxy_cidrs=environment.network.trusted_proxy_cidrs,
             ),
         )
         Availability(
@@ -107,25 +118,40 @@ class GatewayChart(cdk8s.Chart):
                     labels=metrics.service_monitor_labels,
                 ),
             )
-        GatewayIngress(
-            self,
-            "ingress",
-            GatewayIngressProps(
-                host=environment.host,
-                service=litellm.service,
-                ingress_class=environment.ingress_class,
-                tls_secret_name=environment.tls_secret_name,
-                strip_prefix=environment.path_prefix_mode is PathPrefixMode.REWRITE,
-                nginx_limits=(
-                    NginxLimits(
-                        body_size_mib=environment.gateway.max_request_body_mib,
-                        timeout_seconds=environment.request_timeout_seconds(),
-                    )
-                    if environment.ingress_class == NGINX_INGRESS_CLASS
-                    else None
+        route = environment.gateway_route
+        strip_prefix = environment.path_prefix_mode is PathPrefixMode.REWRITE
+        if route is not None:
+            GatewayRoute(
+                self,
+                "route",
+                GatewayRouteProps(
+                    host=environment.host,
+                    service=litellm.service,
+                    route=route,
+                    strip_prefix=strip_prefix,
+                    timeout_seconds=environment.request_timeout_seconds(),
                 ),
-            ),
-        )
+            )
+        else:
+            GatewayIngress(
+                self,
+                "ingress",
+                GatewayIngressProps(
+                    host=environment.host,
+                    service=litellm.service,
+                    ingress_class=environment.ingress_class,
+                    tls_secret_name=environment.tls_secret_name,
+                    strip_prefix=strip_prefix,
+                    nginx_limits=(
+                        NginxLimits(
+                            body_size_mib=environment.gateway.max_request_body_mib,
+                            timeout_seconds=environment.request_timeout_seconds(),
+                        )
+                        if environment.ingress_class == NGINX_INGRESS_CLASS
+                        else None
+                    ),
+                ),
+            )
         isolated_apps = []
         for app in environment.apps:
             consumer = ConsumerApp(
@@ -136,23 +162,7 @@ class GatewayChart(cdk8s.Chart):
                 pod_annotations=_digest_annotation(secrets_digests.get(app.name)),
             )
             if app.route is not None:
-                host = app.route.host or environment.host
-                AppRouteIngress(
-                    self,
-                    f"{app.name}-route",
-                    AppRouteProps(
-                        name=app.name,
-                        host=host,
-                        path=app.route.path,
-                        service=consumer.service,
-                        port=app.port,
-                        ingress_class=environment.ingress_class,
-                        # The environment's certificate is for its own host only.
-                        tls_secret_name=(
-                            environment.tls_secret_name if host == environment.host else None
-                        ),
-                    ),
-                )
+                _publish(self, environment, app.name, app.route, consumer.service, app.port)
             isolated_apps.append(
                 (IsolatedWorkload(app.name, consumer.pod_labels, app.port), app.allowed_ingress)
             )
@@ -162,6 +172,11 @@ class GatewayChart(cdk8s.Chart):
             spec=environment.network,
             gateway=IsolatedWorkload("litellm", litellm.pod_labels, LITELLM_PORT),
             apps=isolated_apps,
+            forwarder=(
+                Forwarder(route.data_plane_namespace, route.data_plane_pods)
+                if route is not None
+                else None
+            ),
             gateway_egress_ports=_upstream_ports(environment),
             valkey=isolated_valkey,
             scraper=(
@@ -175,6 +190,40 @@ class GatewayChart(cdk8s.Chart):
                 else None
             ),
         )
+
+
+def _publish(
+    scope: Construct,
+    environment: Environment,
+    name: str,
+    route: AppRoute,
+    service: kplus.Service,
+    port: int,
+) -> None:
+    """An app's route, the way the environment serves the gateway: on its Gateway (an
+    HTTPRoute) or on its ingress controller (an Ingress)."""
+    host = route.host or environment.host
+    if environment.gateway_route is not None:
+        AppHttpRoute(
+            scope,
+            f"{name}-route",
+            AppHttpRouteProps(name, host, route.path, service, port, environment.gateway_route),
+        )
+        return
+    AppRouteIngress(
+        scope,
+        f"{name}-route",
+        AppRouteProps(
+            name=name,
+            host=host,
+            path=route.path,
+            service=service,
+            port=port,
+            ingress_class=environment.ingress_class,
+            # The environment's certificate is for its own host only.
+            tls_secret_name=environment.tls_secret_name if host == environment.host else None,
+        ),
+    )
 
 
 def _digest_annotation(digest: str | None) -> dict[str, str]:

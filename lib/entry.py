@@ -10,8 +10,8 @@ from lib.signals import Interrupted, install_signal_handlers, quiet_stderr, sett
 
 def run() -> int:
     """main.py: handlers first, then the imports, then the synth; one line for what fails."""
-    install_signal_handlers()
     try:
+        install_signal_handlers()
         try:
             from lib.cli import main  # the synthesizer and what it imports: ~0.1 s
         except (SynthError, TypeError, NameError) as exc:

@@ -2,11 +2,13 @@
 
 Each spec checks itself (``__post_init__`` for what needs no context, ``check(where)`` for what
 is told per environment); what is left here spans several specs: unique workload names, the
-namespace, the store the secret mode needs, digests, the Redis more than one process needs.
+namespace, the store the secret mode needs, the Redis more than one process needs, routes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lib.errors import SynthError
@@ -36,7 +38,6 @@ def check_environment(environment: Environment) -> None:
         raise SynthError(f"{where}: secret_mode EXTERNAL needs external_secrets (the store)")
     environment.gateway.check(where)
     environment.request_timeout_seconds()  # refuses a timeout it cannot read, in one line
-    _check_images(environment, where)
     _check_redis(environment, where)
     if environment.metrics is not None:
         environment.metrics.check(where)
@@ -62,16 +63,19 @@ def images(environment: Environment) -> dict[str, ImageRef]:
     return found
 
 
-def _check_images(environment: Environment, where: str) -> None:
-    if not environment.image_policy.require_digests:
-        return
-    for workload, image in images(environment).items():
-        if not image.pinned_by_digest:
-            raise SynthError(
-                f"{where}: image '{image}' of '{workload}' is not pinned by digest, and the "
-                "environment's image_policy requires digests: append @sha256:<digest> "
-                '(README, "Pin images by digest")'
-            )
+def with_images(environment: Environment, replacements: Mapping[str, ImageRef]) -> Environment:
+    """``environment`` with the images of the workloads named (as ``images`` names them)
+    replaced; beside ``images`` so the two always agree on where images live."""
+    gateway, redis = environment.gateway, environment.redis
+    if "litellm" in replacements:
+        gateway = replace(gateway, image=replacements["litellm"])
+    if isinstance(redis, InClusterValkey) and redis.name in replacements:
+        redis = replace(redis, image=replacements[redis.name])
+    apps = tuple(
+        replace(app, image=replacements[app.name]) if app.name in replacements else app
+        for app in environment.apps
+    )
+    return replace(environment, gateway=gateway, apps=apps, redis=redis)
 
 
 def _check_redis(environment: Environment, where: str) -> None:

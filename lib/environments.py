@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lib.environment_checks import check_environment, images, where_in_table
+from lib.environment_checks import check_environment, images, where_in_table, with_images
 from lib.errors import SynthError
 from lib.external_secrets import ExternalSecretSource, SecretStoreRef
+from lib.litellm_runtime import keepalive_timeout_seconds
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
-from lib.proxy_config.timing import worst_case_seconds
+from lib.proxy_config.timing import PROXY_MARGIN_SECONDS, longest_try_seconds, worst_case_seconds
 from lib.specs.apps import ConsumerAppSpec, HttpProbes, NoProbes
 from lib.specs.availability import AutoscalingSpec, AvailabilitySpec
 from lib.specs.cache import CacheSpec
@@ -24,7 +25,7 @@ from lib.specs.gateway import GatewaySpec
 from lib.specs.image import ImagePolicy, ImageRef
 from lib.specs.metrics import MULTIPROC_DIR, MetricsSpec
 from lib.specs.modes import PathPrefixMode, SecretMode
-from lib.specs.network import NAMESPACE_NAME_LABEL, NetworkSpec
+from lib.specs.network import NAMESPACE_NAME_LABEL, AppIngress, NetworkSpec
 from lib.specs.redis import (
     PASSWORD_VARIABLE,
     ExistingRedis,
@@ -33,13 +34,15 @@ from lib.specs.redis import (
     RedisSpec,
     connection_of,
 )
+from lib.specs.route import INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS, GatewayRouteSpec
 from lib.specs.routes import AppRoute
 
-# Names other modules import from here, and NoProbes, which an app without a health endpoint
-# needs (docs/apps.md): importable here like HttpProbes.
+# Names other modules import from here; and the app specs the table's example does not use
+# but an app may need (docs/apps.md), importable here like the ones it uses.
 __all__ = [
     "DEFAULT_ENVIRONMENT",
     "ENVIRONMENTS",
+    "AppIngress",
     "Environment",
     "NoProbes",
     "PathPrefixMode",
@@ -47,6 +50,7 @@ __all__ = [
     "check_environment",
     "environment_named",
     "images",
+    "with_images",
 ]
 from lib.specs.router import RouterSpec
 
@@ -66,7 +70,8 @@ NGINX_INGRESS_CLASS = "nginx"
 class Environment:
     """One deployment target.
 
-    ``tls_secret_name`` turns on TLS for the ingress host with that certificate Secret
+    ``tls_secret_name`` turns on TLS for the Ingress host with that certificate Secret (with a
+    ``gateway_route`` the Gateway's listener holds the certificate: leave it None)
     (created by cert-manager or by hand); ``None`` serves plain HTTP.
     ``gateway``: the LiteLLM proxy's image, replicas and workers.
     ``network``: ingress isolation and the optional egress policy of the gateway.
@@ -77,6 +82,11 @@ class Environment:
     ``external_secrets`` is the store the ``EXTERNAL`` mode reads from. ``redis``: the Redis or
     Valkey the proxy processes share (required with more than one replica or worker, and for
     the cache). ``metrics``: the Prometheus callback on its own port, and a ServiceMonitor.
+    ``gateway_route``: serve the proxy through a Gateway API HTTPRoute to that Gateway instead
+    of an Ingress (docs/gateway-api.md); ``None``: the Ingress of ``ingress_class``.
+    ``ingress_upstream_keepalive_seconds``: how long the ingress controller keeps an idle
+    connection to the proxy (ingress-nginx's ``upstream-keepalive-timeout``, 60 s by default;
+    set your controller's): the proxy keeps them longer.
     """
 
     name: str
@@ -97,6 +107,8 @@ class Environment:
     ingress_class: str = "nginx"
     redis: RedisSpec | None = None
     metrics: MetricsSpec | None = None
+    gateway_route: GatewayRouteSpec | None = None
+    ingress_upstream_keepalive_seconds: int = INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS
 
     def __post_init__(self) -> None:
         # Every nested spec's fields against their annotations: a string where an ImageRef
@@ -115,6 +127,25 @@ class Environment:
         """The longest one request may take through the proxy (``lib/proxy_config/timing.py``):
         the ingress must wait that long for an answer."""
         return worst_case_seconds(self.proxy_config(), where_in_table(self.name))
+
+    def shutdown_drain_seconds(self) -> int:
+        """How long the proxy drains after SIGTERM: the router's longest single try plus the
+        proxy's own work around it, so the answer in progress when the pod is told to stop
+        finishes (``lib/proxy_config/timing.py``)."""
+        return (
+            longest_try_seconds(self.proxy_config(), where_in_table(self.name))
+            + PROXY_MARGIN_SECONDS
+        )
+
+    def upstream_idle_timeout_seconds(self) -> int:
+        """How long whatever forwards to the proxy keeps an idle connection to it."""
+        if self.gateway_route is not None:
+            return self.gateway_route.upstream_idle_timeout_seconds
+        return self.ingress_upstream_keepalive_seconds
+
+    def keepalive_seconds(self) -> int:
+        """The proxy's ``--keepalive_timeout``: longer than the forwarder's idle timeout."""
+        return keepalive_timeout_seconds(self.upstream_idle_timeout_seconds())
 
     def litellm_env(self) -> dict[str, str]:
         """Plain (non-secret) variables of the LiteLLM container."""
@@ -227,9 +258,25 @@ ENVIRONMENTS: dict[str, Environment] = {
             store=SecretStoreRef(name="seance-secret-store", kind="ClusterSecretStore"),
             remote_key_template="seance/{group}",
         ),
-        tls_secret_name="backend-seance-dev-tls",  # noqa: S106 - a Secret name, not a secret
-        # LiteLLM may reach DNS, its own namespace and HTTPS (plus its models' api_base ports).
-        network=NetworkSpec(restrict_gateway_egress=True),
+        # Served through the Gateway API, not ingress-nginx (retired in March 2026): an HTTPRoute
+        # on the HTTPS listener of the platform's Gateway "public" in namespace "gateway",
+        # which holds the certificate (docs/gateway-api.md). Its Envoy Gateway data plane runs
+        # in envoy-gateway-system, one Deployment per Gateway, labelled with the Gateway's name.
+        gateway_route=GatewayRouteSpec(
+            gateway_name="public",
+            gateway_namespace="gateway",
+            section_name="https",
+            data_plane_namespace={NAMESPACE_NAME_LABEL: "envoy-gateway-system"},
+            data_plane_pods={"gateway.envoyproxy.io/owning-gateway-name": "public"},
+        ),
+        # LiteLLM may reach DNS, its own namespace and HTTPS (plus its models' api_base ports),
+        # over IPv4 and IPv6. It believes the client address that the gateway's pods forward:
+        # they run in the cluster's pod network (here 10.244.0.0/16 and fd00:10:244::/56, the
+        # dual-stack defaults of kubeadm-style clusters: put your cluster's pod CIDRs).
+        network=NetworkSpec(
+            restrict_gateway_egress=True,
+            trusted_proxy_cidrs=("10.244.0.0/16", "fd00:10:244::/56"),
+        ),
         # Off until real digests are pinned: none can be looked up from this project's
         # machines, and a made-up digest would be an image that does not exist (README,
         # "Pin images by digest"). Turn it on together with the digests.

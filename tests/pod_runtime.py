@@ -143,8 +143,15 @@ def compose(
     by_kind_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     deployment = by_kind_name[("Deployment", deployment_name)]
     pod = deployment["spec"]["template"]["spec"]
+    # With service links on, the kubelet would add a variable set per Service of the namespace,
+    # which the process here would not get: only a pod without them runs as it would there.
+    if pod.get("enableServiceLinks", True) is not False:
+        raise UnsupportedPodSpec("pod: enableServiceLinks is not false")
     _refuse_unknown(
-        pod, {"containers", "volumes", "securityContext"}, _POD_FIELDS_WITHOUT_LOCAL_EFFECT, "pod"
+        pod,
+        {"containers", "volumes", "securityContext", "enableServiceLinks"},
+        _POD_FIELDS_WITHOUT_LOCAL_EFFECT,
+        "pod",
     )
     (container,) = pod["containers"]
     _refuse_unknown(

@@ -1,9 +1,11 @@
 """Strict, offline schema validation for every object this app emits.
 
-Built-in kinds go through kubernetes-validate's strict Kubernetes 1.28 schemas, as in
-test_manifests. Custom resources have no schema there, so theirs live under tests/schemas/ (see
-its README: ESO's CRD schema vendored, the ServiceMonitor's written by hand from the
-prometheus-operator API reference) and are made strict here: a CRD's openAPIV3Schema only
+Built-in kinds go through kubernetes-validate's strict schemas of Kubernetes 1.28 (the oldest
+release the manifests are written for: Pod Security "restricted" v1.28) and of the newest
+release kubernetes-validate ships (1.37), so a field removed or changed since is caught too.
+Custom resources have no schema there, so theirs live under tests/schemas/ (see its README:
+ESO's CRD schema vendored, the ServiceMonitor's and the Gateway API HTTPRoute's written by hand
+from their API references) and are made strict here: a CRD's openAPIV3Schema only
 describes what the API server keeps, and the server silently prunes unknown fields, so a typo
 such as ``refreshIntervall`` would be applied as "field missing" instead of failing. Closing
 every object schema turns such a typo into a test failure.
@@ -23,6 +25,10 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 KUBERNETES_VERSION = "1.28"
+# The newest release kubernetes-validate 1.37.0 ships schemas for (kubernetes_validate
+# .latest_version(); tests/test_schema_validation.py fails when an upgrade ships a newer one).
+NEWEST_KUBERNETES_VERSION = "1.37"
+KUBERNETES_VERSIONS = (KUBERNETES_VERSION, NEWEST_KUBERNETES_VERSION)
 # The definitions file of kubernetes-validate's strict schemas for KUBERNETES_VERSION.
 _KUBERNETES_DEFINITIONS = "kubernetes-json-schema/v1.28.0-local-strict/_definitions.json"
 _OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -31,6 +37,7 @@ _SCHEMAS = Path(__file__).with_name("schemas")
 _CUSTOM_RESOURCE_SCHEMAS: dict[tuple[str, str], str] = {
     ("external-secrets.io/v1", "ExternalSecret"): "externalsecret-v1.schema.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor-v1.schema.json",
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): "httproute-v1.schema.json",
 }
 # Schema keywords whose values are schemas (or lists or maps of them), the only places
 # strictify descends into; "default" and "enum" hold data that may look like a schema.
@@ -60,19 +67,20 @@ def validate_strict(obj: Mapping[str, Any]) -> None:
             listed = "\n".join(f"  {error.json_path}: {error.message}" for error in errors)
             raise SchemaValidationError(f"{what} is invalid:\n{listed}")
         return
-    try:
-        kubernetes_validate.validate(dict(obj), KUBERNETES_VERSION, strict=True)
-    except kubernetes_validate.SchemaNotFoundError:
-        known = ", ".join(f"{av} {k}" for av, k in _CUSTOM_RESOURCE_SCHEMAS)
-        raise SchemaValidationError(
-            f"{what}: no schema for this apiVersion and kind, neither a Kubernetes "
-            f"{KUBERNETES_VERSION} built-in nor a custom resource with a schema in "
-            f"tests/schemas/ ({known})"
-        ) from None
-    except kubernetes_validate.ValidationError as error:
-        raise SchemaValidationError(
-            f"{what} is invalid:\n  {error.json_path}: {error.message}"
-        ) from None
+    for version in KUBERNETES_VERSIONS:
+        try:
+            kubernetes_validate.validate(dict(obj), version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            known = ", ".join(f"{av} {k}" for av, k in _CUSTOM_RESOURCE_SCHEMAS)
+            raise SchemaValidationError(
+                f"{what}: no schema for this apiVersion and kind, neither a Kubernetes "
+                f"{version} built-in nor a custom resource with a schema in "
+                f"tests/schemas/ ({known})"
+            ) from None
+        except kubernetes_validate.ValidationError as error:
+            raise SchemaValidationError(
+                f"{what} is invalid in Kubernetes {version}:\n  {error.json_path}: {error.message}"
+            ) from None
 
 
 def _name(obj: Mapping[str, Any]) -> object:

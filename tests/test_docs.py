@@ -58,7 +58,7 @@ def shell_lines(page: Path) -> list[str]:
     for language, body in _FENCE.findall(page.read_text(encoding="utf-8")):
         if language not in ("sh", "bash", "shell", "console"):
             continue
-        for line in body.splitlines():
+        for line in body.replace("\\\n", " ").splitlines():  # a continued line is one command
             command = re.sub(r"\s+#.*$", "", line).strip().removeprefix("$ ")
             if command and not command.startswith("#"):
                 lines.append(command)
@@ -190,7 +190,7 @@ def test_docs_repository_paths_exist(page: Path) -> None:
         match.rstrip(".,:;)").split(":")[0]
         for span in _INLINE.findall(text)
         for match in re.findall(
-            r"(?<![\w/.-])(?:lib|charts|tests|secrets|docs|benchmarks)/[\w./-]+", span
+            r"(?<![\w/.-])(?:lib|charts|tests|secrets|docs|benchmarks)/[\w./-]++(?!\*)", span
         )
     }
     missing = sorted(

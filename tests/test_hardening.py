@@ -15,6 +15,8 @@ from lib import litellm_runtime
 from lib.cli import main
 from lib.environments import ENVIRONMENTS, Environment, check_environment, images
 from lib.errors import SynthError
+from lib.images.lock import ImageLock
+from lib.images.pinning import pin_images
 from lib.litellm_runtime import WritableMount
 from lib.proxy_config.spec import ModelSpec
 from lib.specs.apps import NoProbes
@@ -24,7 +26,7 @@ from lib.specs.metrics import MetricsSpec
 from lib.specs.network import AppIngress, NetworkSpec
 from lib.specs.redis import ExistingRedis, InClusterValkey
 from lib.synthesis import SynthReport, SynthRequest, synthesize
-from tests.helpers import FAKE_SECRETS, AgeKey, clean_env
+from tests.helpers import FAKE_SECRETS, PROJECT_ROOT, AgeKey, clean_env
 from tests.schema_validation import validate_strict
 
 DIGEST = "sha256:" + "0" * 63 + "1"  # made up here; never pulled
@@ -90,6 +92,7 @@ def test_hardening_required_digests_refuse_a_tag_only_image_in_one_line(
     monkeypatch.setitem(ENVIRONMENTS, "dev", strict)
     for name, value in clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)).items():
         monkeypatch.setenv(name, value)
+    monkeypatch.chdir(PROJECT_ROOT)  # the committed lock, named as the synth shows it
 
     exit_code = main(["--secrets", str(fixture_secrets), "--outdir", str(tmp_path / "out")])
 
@@ -97,9 +100,10 @@ def test_hardening_required_digests_refuse_a_tag_only_image_in_one_line(
     assert (exit_code, out) == (1, "")
     assert err.splitlines() == [
         "error: lib/environments.py, environment 'dev': image "
-        "'docker.io/hashicorp/http-echo:1.0.0' of 'backend' is not pinned by digest, and the "
-        "environment's image_policy requires digests: append @sha256:<digest> (README, "
-        '"Pin images by digest")'
+        "'docker.io/hashicorp/http-echo:1.0.0' of 'backend' is neither written with a digest nor "
+        "pinned by images.lock.yaml, and the environment's image_policy requires digests: run "
+        "`make lock-images ENV=dev` and commit images.lock.yaml, or append @sha256:<digest> to "
+        "the image (docs/images.md)"
     ]
     assert not (tmp_path / "out").exists()
 
@@ -115,18 +119,20 @@ def test_hardening_required_digests_cover_the_in_cluster_valkey() -> None:
         apps=tuple(replace(app, image=replace(app.image, digest=DIGEST)) for app in dev.apps),
         image_policy=ImagePolicy(require_digests=True),
     )
+    no_lock = (ImageLock(), Path("images.lock.yaml"))
     with pytest.raises(SynthError) as raised:
-        check_environment(pinned_except_valkey)
+        pin_images(pinned_except_valkey, *no_lock)
     assert str(raised.value) == (
         "lib/environments.py, environment 'dev': image 'docker.io/valkey/valkey:8.1.1' of "
-        "'valkey' is not pinned by digest, and the environment's image_policy requires "
-        'digests: append @sha256:<digest> (README, "Pin images by digest")'
+        "'valkey' is neither written with a digest nor pinned by images.lock.yaml, and the "
+        "environment's image_policy requires digests: run `make lock-images ENV=dev` and "
+        "commit images.lock.yaml, or append @sha256:<digest> to the image (docs/images.md)"
     )
     all_pinned = replace(
         pinned_except_valkey,
         redis=replace(dev.redis, image=replace(dev.redis.image, digest=DIGEST)),
     )
-    check_environment(all_pinned)
+    assert pin_images(all_pinned, *no_lock).environment == all_pinned
     assert images(all_pinned)["valkey"] == ImageRef.parse(f"docker.io/valkey/valkey:8.1.1@{DIGEST}")
 
 
@@ -180,9 +186,14 @@ def test_hardening_network_policies_follow_each_apps_ingress(
 ) -> None:
     dev = ENVIRONMENTS["dev"]
     backend = dev.apps[0]
-    worker = replace(backend, name="worker", ingress=AppIngress())  # reachable by nobody
+    # Not published (no route): reachable by nobody, and by what AppIngress names.
+    worker = replace(backend, name="worker", ingress=AppIngress(), route=None)
     api = replace(
-        backend, name="api", port=8080, ingress=AppIngress(from_gateway=True, from_apps=("worker",))
+        backend,
+        name="api",
+        port=8080,
+        ingress=AppIngress(from_gateway=True, from_apps=("worker",)),
+        route=None,
     )
     vllm = ModelSpec(
         name="local",
@@ -341,7 +352,7 @@ def test_hardening_egress_to_an_external_redis_goes_to_the_cidr_blocks(
         egress[0]  # DNS only
     ]
     assert egress[-1] == {
-        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],
         "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6380}],
     }
 
@@ -440,7 +451,8 @@ def test_hardening_replicas_without_autoscaling_get_budget_and_node_spread(
     }
     (spread,) = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert spread["topologyKey"] == "kubernetes.io/hostname"
-    assert spread["whenUnsatisfiable"] == "DoNotSchedule"
+    # A preference: a hard rule would leave surges Pending when the balancing node is full.
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
     # Cordoned (tainted) nodes do not count in the skew, so a drain can reschedule.
     assert spread["nodeTaintsPolicy"] == "Honor"
     assert spread["labelSelector"] == {"matchLabels": labels}

@@ -162,16 +162,38 @@ def ingress_nginx_path(ingress: Mapping[str, Any], public_path: str) -> str:
     return re.sub(r"\$(\d)", lambda m: match.group(int(m.group(1))), target)
 
 
-@pytest.fixture(scope="module", params=list(PathPrefixMode), ids=lambda mode: mode.value)
-def proxy(
-    request: pytest.FixtureRequest,
-    upstream: Upstream,
-    age_key: AgeKey,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[RunningProxy]:
+@pytest.fixture(scope="module")
+def proxies(
+    upstream: Upstream, age_key: AgeKey, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[PathPrefixMode, RunningProxy]]:
+    """One proxy per path prefix mode, all booting at once (a boot is seconds of imports)."""
     if not PROXY_BIN.exists():
         pytest.fail(f"the LiteLLM proxy is not installed at {PROXY_BIN}: run `make test`")
-    work = tmp_path_factory.mktemp("e2e")
+    started: list[tuple[subprocess.Popen[bytes], RunningProxy]] = []
+    try:
+        for mode in PathPrefixMode:
+            work = tmp_path_factory.mktemp(f"e2e-{mode.value}")
+            started.append(_start_proxy(mode, upstream, age_key, work))
+        for process, running in started:
+            _wait_until_live(
+                process, running.base_url + running.container.liveness_path, running.log
+            )
+        yield {running.mode: running for _, running in started}
+    finally:
+        for process, _ in started:
+            _stop(process)
+
+
+@pytest.fixture(scope="module", params=list(PathPrefixMode), ids=lambda mode: mode.value)
+def proxy(
+    request: pytest.FixtureRequest, proxies: dict[PathPrefixMode, RunningProxy]
+) -> RunningProxy:
+    return proxies[request.param]
+
+
+def _start_proxy(
+    mode: PathPrefixMode, upstream: Upstream, age_key: AgeKey, work: Path
+) -> tuple[subprocess.Popen[bytes], RunningProxy]:
     secrets_file = encrypt_document(FAKE_SECRETS, work / "secrets.yaml", age_key.recipient)
     model = ModelSpec(
         name=MODEL,
@@ -184,7 +206,7 @@ def proxy(
             ENVIRONMENTS["dev"],
             name="e2e",
             proxy=ProxyConfigSpec(models=(model,)),
-            path_prefix_mode=request.param,
+            path_prefix_mode=mode,
             redis=None,  # one proxy process needs none; tests/test_scaling_e2e.py runs two
         )
     }
@@ -225,19 +247,15 @@ def proxy(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_live(process, base_url + container.liveness_path, log)
-        yield RunningProxy(
-            base_url=base_url,
-            container=container,
-            log=log,
-            ingress=ingress,
-            mode=request.param,
-            pid=process.pid,
-        )
-    finally:
-        _stop(process)
+    running = RunningProxy(
+        base_url=f"http://127.0.0.1:{port}",
+        container=container,
+        log=log,
+        ingress=ingress,
+        mode=mode,
+        pid=process.pid,
+    )
+    return process, running
 
 
 def test_e2e_probe_paths_from_the_deployment_answer(proxy: RunningProxy) -> None:

@@ -169,8 +169,21 @@ def test_manifests_services_select_their_pods(report: SynthReport) -> None:
         assert [p["targetPort"] for p in service["spec"]["ports"]] == ports
 
 
-def test_manifests_ingress_strips_the_litellm_prefix(report: SynthReport) -> None:
+def test_manifests_route_strips_the_litellm_prefix(report: SynthReport) -> None:
     environment = ENVIRONMENTS[report.environment]
+    if environment.gateway_route is not None:
+        assert not any(o["kind"] == "Ingress" for o in objects(report))
+        (rule,) = find(report, "HTTPRoute", "litellm")["spec"]["rules"]
+        assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/litellm"}}]
+        assert rule["filters"] == [
+            {
+                "type": "URLRewrite",
+                "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+            }
+        ]
+        assert rule["backendRefs"] == [{"name": "litellm", "port": 4000}]
+        return
+    assert not any(o["kind"] == "HTTPRoute" for o in objects(report))
     ingress = find(report, "Ingress", "litellm")
     annotations = ingress["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/use-regex"] == "true"
@@ -187,10 +200,16 @@ def test_manifests_ingress_strips_the_litellm_prefix(report: SynthReport) -> Non
         assert tls is None
 
 
-def test_manifests_ingress_lets_through_what_the_proxy_allows(report: SynthReport) -> None:
+def test_manifests_route_lets_through_what_the_proxy_allows(report: SynthReport) -> None:
     """ingress-nginx's defaults (1m bodies, 60 s reads) would cut requests the config allows:
-    413 for a large prompt or upload, 504 while LiteLLM still retries or falls back."""
+    413 for a large prompt or upload, 504 while LiteLLM still retries or falls back. A Gateway
+    API route waits as long, in its standard timeouts (its body size has no standard field)."""
     environment = ENVIRONMENTS[report.environment]
+    if environment.gateway_route is not None:
+        (rule,) = find(report, "HTTPRoute", "litellm")["spec"]["rules"]
+        # The worst case of the router settings (tests/proxy_config/test_timing.py, by hand).
+        assert rule["timeouts"] == {"request": "794s", "backendRequest": "794s"}
+        return
     annotations = find(report, "Ingress", "litellm")["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "25m"
     # The worst case of the router settings (tests/proxy_config/test_timing.py, by hand).
@@ -232,7 +251,11 @@ def test_manifests_prod_runs_at_least_two_litellm_replicas() -> None:
     assert ENVIRONMENTS["prod"].gateway.replicas >= 2
     assert ENVIRONMENTS["prod"].host == "backend.seance.dev"
     assert ENVIRONMENTS["dev"].host == "backend.dev.localhost"
-    assert ENVIRONMENTS["prod"].tls_secret_name
+    # prod's certificate is on the Gateway's HTTPS listener its route attaches to.
+    route = ENVIRONMENTS["prod"].gateway_route
+    assert route is not None
+    assert route.section_name == "https"
+    assert ENVIRONMENTS["prod"].tls_secret_name is None
     assert not ENVIRONMENTS["prod"].allow_demo_key
 
 

@@ -29,6 +29,7 @@ def test_pod_runtime_env_from_order_env_override_and_invalid_names(tmp_path: Pat
             "spec": {
                 "template": {
                     "spec": {
+                        "enableServiceLinks": False,
                         "volumes": [{"name": "c", "configMap": {"name": "cfg"}}],
                         "containers": [
                             {
@@ -68,6 +69,7 @@ def locked_down_objects() -> list[dict[str, Any]]:
             "spec": {
                 "template": {
                     "spec": {
+                        "enableServiceLinks": False,
                         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
                         "volumes": [
                             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
@@ -117,6 +119,12 @@ def test_pod_runtime_emptydirs_and_the_containers_security_context_win(tmp_path:
     [
         (lambda pod, c: c.update(workingDir="/srv"), "container: ['workingDir'] not understood"),
         (lambda pod, c: pod.update(hostPID=True), "pod: ['hostPID'] not understood"),
+        # The kubelet would add variables for every Service, which no local process gets.
+        (lambda pod, c: pod.pop("enableServiceLinks"), "pod: enableServiceLinks is not false"),
+        (
+            lambda pod, c: pod.update(enableServiceLinks=True),
+            "pod: enableServiceLinks is not false",
+        ),
         (
             lambda pod, c: c["securityContext"].update(procMount="Unmasked"),
             "container securityContext: ['procMount'] not understood",

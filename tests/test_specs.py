@@ -88,9 +88,9 @@ def test_image_ref_latest_is_fine_with_a_digest() -> None:
 
 
 def test_availability_grace_period_outlasts_the_drain() -> None:
-    spec = AvailabilitySpec(prestop_sleep_seconds=5, shutdown_drain_seconds=30)
-    assert spec.termination_grace_seconds == 50
-    assert spec.termination_grace_seconds > spec.prestop_sleep_seconds + spec.shutdown_drain_seconds
+    spec = AvailabilitySpec(prestop_sleep_seconds=5)
+    assert spec.termination_grace_seconds(130) == 5 + 130 + spec.SHUTDOWN_MARGIN_SECONDS
+    assert spec.termination_grace_seconds(30) > spec.prestop_sleep_seconds + 30
 
 
 @pytest.mark.parametrize(
@@ -101,8 +101,8 @@ def test_availability_grace_period_outlasts_the_drain() -> None:
             "availability max_unavailable 0 would block every node drain: use at least 1",
         ),
         (
-            lambda: AvailabilitySpec(shutdown_drain_seconds=0),
-            "availability prestop_sleep_seconds must be >= 0 and shutdown_drain_seconds >= 1",
+            lambda: AvailabilitySpec(prestop_sleep_seconds=-1),
+            "availability prestop_sleep_seconds must be >= 0",
         ),
         (
             lambda: AutoscalingSpec(max_replicas=4, target_cpu_percent=150),

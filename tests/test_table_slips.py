@@ -127,7 +127,7 @@ def test_table_slips_unknown_provider_prefix(pristine: Path, tmp_path: Path) -> 
     assert (code, out) == (1, "")
     assert err == (
         "error: lib/environments.py, environment 'dev': model 'gpt-4o-mini' has model "
-        "'grok/llama-3.3-70b-versatile', whose provider 'grok' LiteLLM 1.106.2 does not know: "
+        "'grok/llama-3.3-70b-versatile', whose provider 'grok' LiteLLM 1.106.12 does not know: "
         "did you mean 'groq'? (the list: lib/proxy_config/litellm_providers.py)\n"
     )
 

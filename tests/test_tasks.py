@@ -90,10 +90,14 @@ def test_tasks_prod_secrets_enables_the_rule_and_prod_synthesizes(
         "Secrets Operator (v0.17 or newer, for external-secrets.io/v1)",
         "- CRD servicemonitors.monitoring.coreos.com (for ServiceMonitor): install "
         "prometheus-operator (e.g. the kube-prometheus-stack Helm chart)",
-        "- DNS: backend.seance.dev resolving to the ingress controller",
-        "- TLS Secret backend-seance-dev-tls in namespace seance for backend.seance.dev "
-        "(cert-manager, or `kubectl -n seance create secret tls backend-seance-dev-tls "
-        "--cert=... --key=...`)",
+        "- CRD httproutes.gateway.networking.k8s.io (for HTTPRoute): install the Gateway API "
+        "CRDs, and a Gateway controller serving the Gateway the route names",
+        "- Gateway gateway/public, listener https, allowing routes from namespace seance, with "
+        "the certificate for its hosts",
+        "- the Gateway's data plane pods in the namespace labelled "
+        "kubernetes.io/metadata.name=envoy-gateway-system, labelled "
+        "gateway.envoyproxy.io/owning-gateway-name=public (the NetworkPolicies let them in)",
+        "- DNS: backend.seance.dev resolving to the ingress controller or Gateway",
         "- Redis or Valkey at valkey-primary.valkey.svc.cluster.local:6379, db 0, reachable "
         "from namespace seance; its password under key REDIS_PASSWORD of group litellm",
         "- in store seance-secret-store: remote secret seance/litellm with properties "
@@ -103,7 +107,7 @@ def test_tasks_prod_secrets_enables_the_rule_and_prod_synthesizes(
         "STRIPE_SECRET_KEY, STRIPE_PRICE_ID (the real values)",
     ):
         assert line in explained
-    assert not any("HTTPRoute" in line for line in explained)  # prod emits none
+    assert not any("TLS Secret" in line for line in explained)  # the Gateway holds it
     again = run_task(project, "prod-secrets", recipient)
     assert again.stderr == (
         "error: secrets/prod.yaml already exists: edit it with `make edit-secrets ENV=prod`\n"

@@ -105,7 +105,7 @@ def test_tiltfile_synthesizes_dev_with_the_documented_command(tmp_path: Path) ->
     assert shlex.split(local["command"])[-2:] == ["synth", "ENV=dev"]
     assert local["dir"] is None  # Tilt runs it in the Tiltfile's directory: the project root
     watched = {call["paths"] for call in calls["watch_file"]}
-    assert watched >= {"main.py", "charts", "lib", "secrets", "pyproject.toml"}
+    assert watched >= {"main.py", "charts", "lib", "secrets", "pyproject.toml", "images.lock.yaml"}
     (loaded,) = calls["k8s_yaml"]
     assert loaded["yaml"] == [
         str(dist / "00-namespace.k8s.yaml"),

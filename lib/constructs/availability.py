@@ -25,9 +25,12 @@ class Availability(Construct):
       AlwaysAllow``: a pod that is running but not ready (crash-looping, stuck starting) may
       always be evicted, so a broken pod never blocks a node drain; the budget guards only the
       ready pods (beta, on by default since Kubernetes 1.27);
-    - ``topologySpreadConstraints``: at most one pod more on any node than on another (hard:
-      ``DoNotSchedule``), and the same across zones when asked (soft: ``ScheduleAnyway``, as
-      nodes without a zone label would otherwise take no pod). ``matchLabelKeys:
+    - ``topologySpreadConstraints``: at most one pod more on any node than on another, as a
+      preference (``ScheduleAnyway``: on a cluster without a node autoscaler a hard rule would
+      leave scale-ups and rollout surges Pending whenever the balancing node is full), and
+      strictly across zones when asked (``DoNotSchedule``: losing a zone must not take most of
+      the pods; nodes without a zone label take no pod then, which a zoned cluster does not
+      have). ``matchLabelKeys:
       pod-template-hash`` spreads each rollout's pods on their own, not old and new together.
       ``nodeTaintsPolicy: Honor``: nodes whose taints the pod does not tolerate (cordoned
       nodes during a drain, dedicated pools) do not count in the skew, so they cannot hold a
@@ -71,9 +74,9 @@ class Availability(Construct):
                 },
             )
         )
-        constraints = [_spread(HOSTNAME_TOPOLOGY, "DoNotSchedule", selector)]
+        constraints = [_spread(HOSTNAME_TOPOLOGY, "ScheduleAnyway", selector)]
         if spec.spread_across_zones:
-            constraints.append(_spread(ZONE_TOPOLOGY, "ScheduleAnyway", selector))
+            constraints.append(_spread(ZONE_TOPOLOGY, "DoNotSchedule", selector))
         cdk8s.ApiObject.of(deployment).add_json_patch(
             cdk8s.JsonPatch.add("/spec/template/spec/topologySpreadConstraints", constraints)
         )

@@ -14,6 +14,8 @@ from lib.constructs.workload import (
     restrict_pod,
     restricted_container_security,
     restricted_pod_security,
+    select_by_labels,
+    service_for,
 )
 from lib.specs.apps import ConsumerAppSpec, HttpProbes
 
@@ -43,6 +45,7 @@ class ConsumerApp(Construct):
             self,
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=spec.name, labels=labels),
+            select=False,  # select_by_labels below
             replicas=spec.replicas,
             pod_metadata=cdk8s.ApiObjectMetadata(labels=labels, annotations=pod_annotations),
             security_context=restricted_pod_security(user=spec.run_as_user, group=spec.run_as_user),
@@ -66,9 +69,13 @@ class ConsumerApp(Construct):
                 )
             ],
         )
+        select_by_labels(self.deployment, labels)
         restrict_pod(self.deployment)
-        self.service = self.deployment.expose_via_service(
+        self.service = service_for(
+            self,
+            "service",
             name=spec.name,
+            labels=labels,
             ports=[kplus.ServicePort(port=spec.port, target_port=spec.port, name="http")],
         )
 

@@ -17,6 +17,8 @@ from lib.constructs.workload import (
     restrict_pod,
     restricted_container_security,
     restricted_pod_security,
+    select_by_labels,
+    service_for,
 )
 from lib.litellm_runtime import WritableMount
 from lib.specs.availability import AvailabilitySpec
@@ -33,8 +35,14 @@ READINESS_PATH = "/health/readiness"
 STARTUP_PERIOD_SECONDS = 5
 STARTUP_FAILURE_THRESHOLD = 36
 # The proxy's own bound on draining in-flight requests after SIGTERM (its default is 30 s):
-# set explicitly so that the grace period computed from it holds.
+# set explicitly so that the grace period computed from it holds. LiteLLM 1.106.2 passes no
+# `timeout_graceful_shutdown` to uvicorn (proxy_cli.py has no such option, and it calls
+# uvicorn.run() itself, so no UVICORN_* variable reaches it): uvicorn waits for open requests
+# without a bound of its own, then LiteLLM's lifespan drain waits up to this.
 DRAIN_TIMEOUT_VARIABLE = "GRACEFUL_SHUTDOWN_TIMEOUT"
+# uvicorn reads the addresses whose X-Forwarded-For it believes from this variable when its
+# caller passes none (uvicorn.Config forwarded_allow_ips; LiteLLM passes none).
+TRUSTED_PROXIES_VARIABLE = "FORWARDED_ALLOW_IPS"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,11 @@ class LiteLLMProps:
     spreading and autoscaler are the ``Availability`` construct's). ``secrets``: the Secrets
     handed whole to the proxy through envFrom, in order (a later Secret wins on a duplicate
     key, as the kubelet does it).
+    ``drain_seconds``: how long the proxy drains after SIGTERM (the router's longest single try
+    plus the proxy's own margin), from which the grace period follows.
+    ``keepalive_seconds``: the proxy's idle keep-alive (``--keepalive_timeout``), longer than
+    the ingress's or gateway's. ``trusted_proxy_cidrs``: the forwarding pods' addresses whose
+    ``X-Forwarded-For`` the proxy believes (none: the variable is not set).
     ``config_yaml``: the proxy's config.yaml, mounted from a ConfigMap. ``env``: plain
     variables. ``pod_annotations``: extra pod-template annotations (the secrets digest).
     ``secret_key_env``: variable -> (Secret, key), single keys under another name (the Redis
@@ -67,6 +80,9 @@ class LiteLLMProps:
     workers: int = 1
     metrics_port: int | None = None
     scaling_mounts: Sequence[WritableMount] = ()
+    drain_seconds: int = 30
+    keepalive_seconds: int = litellm_runtime.UVICORN_DEFAULT_KEEPALIVE_SECONDS
+    trusted_proxy_cidrs: Sequence[str] = ()
 
 
 def scaling_args(workers: int, metrics_port: int | None) -> list[str]:
@@ -122,12 +138,20 @@ class LiteLLM(Construct):
         ]
         env = {
             **litellm_runtime.RUNTIME_ENV,
-            DRAIN_TIMEOUT_VARIABLE: str(props.availability.shutdown_drain_seconds),
+            DRAIN_TIMEOUT_VARIABLE: str(props.drain_seconds),
+            **(
+                {TRUSTED_PROXIES_VARIABLE: ",".join(props.trusted_proxy_cidrs)}
+                if props.trusted_proxy_cidrs
+                else {}
+            ),
             **props.env,
         }
         prestop_sleep = props.availability.prestop_sleep_seconds
         # Per process of the layout (lib/litellm_runtime.py): workers, supervisor, metrics.
         memory = litellm_runtime.memory_budget(
+            workers=props.workers, metrics=props.metrics_port is not None
+        )
+        cpu_millis = litellm_runtime.cpu_request_millis(
             workers=props.workers, metrics=props.metrics_port is not None
         )
         ports = [kplus.ContainerPort(number=LITELLM_PORT, name="http")]
@@ -142,6 +166,7 @@ class LiteLLM(Construct):
             self,
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=props.name, labels=labels),
+            select=False,  # select_by_labels below
             # An autoscaled Deployment leaves replicas to the autoscaler: a fixed count here
             # would be re-applied over its decision on every deploy.
             replicas=None if props.availability.autoscaling else props.replicas,
@@ -154,7 +179,7 @@ class LiteLLM(Construct):
             ),
             automount_service_account_token=False,
             termination_grace_period=cdk8s.Duration.seconds(
-                props.availability.termination_grace_seconds
+                props.availability.termination_grace_seconds(props.drain_seconds)
             ),
             containers=[
                 kplus.ContainerProps(
@@ -166,6 +191,8 @@ class LiteLLM(Construct):
                         f"{CONFIG_DIR}/{CONFIG_FILE}",
                         "--port",
                         str(LITELLM_PORT),
+                        litellm_runtime.KEEPALIVE_FLAG,
+                        str(props.keepalive_seconds),
                         *scaling_args(props.workers, props.metrics_port),
                     ],
                     ports=ports,
@@ -203,13 +230,14 @@ class LiteLLM(Construct):
                         READINESS_PATH, LITELLM_PORT, period_seconds=10, failure_threshold=3
                     ),
                     resources=resources(
-                        cpu_request_millis=250,
+                        cpu_request_millis=cpu_millis,
                         memory_request_mib=memory.request_mib,
                         memory_limit_mib=memory.limit_mib,
                     ),
                 )
             ],
         )
+        select_by_labels(self.deployment, labels)
         restrict_pod(self.deployment)
         service_ports = [
             kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")
@@ -220,4 +248,6 @@ class LiteLLM(Construct):
                     port=props.metrics_port, target_port=props.metrics_port, name="metrics"
                 )
             )
-        self.service = self.deployment.expose_via_service(name=props.name, ports=service_ports)
+        self.service = service_for(
+            self, "service", name=props.name, labels=labels, ports=service_ports
+        )

@@ -32,6 +32,16 @@ class IsolatedWorkload:
 
 
 @dataclass(frozen=True)
+class Forwarder:
+    """The pods that forward clients' requests to the namespace (the ingress controller, or a
+    Gateway's data plane): pods with ``pods`` labels (every pod when empty) in the namespaces
+    with ``namespace`` labels."""
+
+    namespace: Mapping[str, str]
+    pods: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Scraper:
     """Who may reach the gateway's metrics ``port``: pods with ``pods`` labels (every pod when
     empty) in the namespaces with ``namespace`` labels."""
@@ -54,7 +64,8 @@ class NetworkIsolation(Construct):
     """Default-deny ingress for the namespace, then one allow policy per workload.
 
     - ``default-deny``: every pod of the namespace refuses connections not allowed below.
-    - ``<gateway>-ingress``: LiteLLM's port is open to the ingress controller and to every app.
+    - ``<gateway>-ingress``: LiteLLM's port is open to the ``forwarder`` (the ingress controller
+      of the spec, or the Gateway's data plane) and to every app.
     - ``<app>-ingress``: an app's port is open to what its ``AppIngress`` names (no policy,
       and so no ingress, when it names nothing).
     - ``<valkey>-ingress`` (with an in-cluster ``valkey``): its port is open to the LiteLLM pods
@@ -78,13 +89,16 @@ class NetworkIsolation(Construct):
         spec: NetworkSpec,
         gateway: IsolatedWorkload,
         apps: Sequence[tuple[IsolatedWorkload, AppIngress]],
+        forwarder: Forwarder | None = None,
         gateway_egress_ports: Sequence[int] = (HTTPS_PORT,),
         valkey: IsolatedWorkload | None = None,
         scraper: Scraper | None = None,
         redis_egress: RedisEgress | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        controller = namespace_peer(spec.ingress_controller_namespace, spec.ingress_controller_pods)
+        if forwarder is None:
+            forwarder = Forwarder(spec.ingress_controller_namespace, spec.ingress_controller_pods)
+        controller = namespace_peer(forwarder.namespace, forwarder.pods)
         NetworkPolicy(self, "default-deny", name="default-deny", pod_labels={}, ingress=[])
         NetworkPolicy(
             self,

@@ -14,6 +14,8 @@ from lib.constructs.workload import (
     restrict_pod,
     restricted_container_security,
     restricted_pod_security,
+    select_by_labels,
+    service_for,
 )
 from lib.specs.redis import PASSWORD_VARIABLE, REDIS_PORT, InClusterValkey
 
@@ -21,6 +23,26 @@ DATA_DIR = "/data"
 # Valkey's own server binary in the official image; its entrypoint script is bypassed so that
 # nothing tries to chown /data as root.
 SERVER_BINARY = "valkey-server"
+# Memory beyond `maxmemory`, measured on Debian's redis-server 7.0.15 (jemalloc 5.3; the same
+# server Valkey 8 forked from, and the stand-in of tests/test_scaling_e2e.py): an empty server
+# holds 11.6 MiB RSS; filled past `maxmemory 128mb` with 3,000-byte values (cached answers), it
+# evicts at used_memory 128.0 MiB with RSS 140.6 MiB, mem_fragmentation_ratio 1.10.
+IDLE_RSS_MIB = 12
+FRAGMENTATION_PERCENT = 110
+# Eviction runs before each write, so one write (a cached response, read whole into the
+# client's query buffer first) lands on top of `maxmemory` before the next eviction.
+WRITE_BURST_MIB = 32
+
+
+def memory_request_mib(max_memory_mib: int) -> int:
+    """What a full Valkey holds: its data at the measured fragmentation, plus the idle server."""
+    return -(-max_memory_mib * FRAGMENTATION_PERCENT // 100) + IDLE_RSS_MIB
+
+
+def memory_limit_mib(max_memory_mib: int) -> int:
+    """Above ``maxmemory`` plus its overhead by one write burst: the kernel kills Valkey only if
+    eviction fails to hold ``maxmemory``, never for being full as configured."""
+    return memory_request_mib(max_memory_mib) + WRITE_BURST_MIB
 
 
 @dataclass(frozen=True)
@@ -54,7 +76,11 @@ class Valkey(Construct):
             self,
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=spec.name, labels=labels),
+            select=False,  # select_by_labels below
             replicas=1,
+            # Never two at once: a rolling update would briefly run an empty second Valkey
+            # behind the one Service, splitting counters and cache between the two.
+            strategy=kplus.DeploymentStrategy.recreate(),
             pod_metadata=cdk8s.ApiObjectMetadata(
                 labels=labels, annotations=dict(props.pod_annotations) or None
             ),
@@ -82,16 +108,20 @@ class Valkey(Construct):
                     readiness=_tcp_probe(period_seconds=5, failure_threshold=2),
                     resources=resources(
                         cpu_request_millis=50,
-                        memory_request_mib=spec.max_memory_mib + 32,
-                        memory_limit_mib=spec.max_memory_mib + 64,
+                        memory_request_mib=memory_request_mib(spec.max_memory_mib),
+                        memory_limit_mib=memory_limit_mib(spec.max_memory_mib),
                     ),
                 )
             ],
         )
+        select_by_labels(self.deployment, labels)
         restrict_pod(self.deployment)
         self.pod_labels = labels
-        self.service = self.deployment.expose_via_service(
+        self.service = service_for(
+            self,
+            "service",
             name=spec.name,
+            labels=labels,
             ports=[kplus.ServicePort(port=REDIS_PORT, target_port=REDIS_PORT, name="redis")],
         )
 

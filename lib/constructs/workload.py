@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 
 import cdk8s
 import cdk8s_plus_28 as kplus
+from constructs import Construct
+
+# cdk8s-plus's pod label holding the construct path (kplus.Pod.ADDRESS_LABEL), as a JSON
+# pointer segment ("/" is written "~1").
+_ADDRESS_LABEL_POINTER = "cdk8s.io~1metadata.addr"
 
 
 @functools.cache  # value objects, each a jsii round trip to build: one per size, not per app
@@ -67,10 +73,58 @@ def restricted_pod_security(*, user: int, group: int) -> kplus.PodSecurityContex
 
 
 def restrict_pod(deployment: kplus.Deployment) -> None:
-    """Set the pod-level seccomp profile too, so that a container added later (a sidecar, a
-    debug container) inherits RuntimeDefault; cdk8s-plus sets it on containers only."""
-    cdk8s.ApiObject.of(deployment).add_json_patch(
+    """Pod-level settings every pod here shares, which cdk8s-plus does not set.
+
+    - The seccomp profile on the pod too, so that a container added later (a sidecar, a debug
+      container) inherits RuntimeDefault; cdk8s-plus sets it on containers only.
+    - ``enableServiceLinks: false``: the kubelet would otherwise hand every pod a
+      ``<SERVICE>_PORT...`` variable set for each Service of the namespace (``LITELLM_*``,
+      ``VALKEY_*``, ...): names that can collide with a program's own settings, and a map of
+      the namespace no pod asked for. Cluster DNS finds every Service here.
+    """
+    api_object = cdk8s.ApiObject.of(deployment)
+    api_object.add_json_patch(
         cdk8s.JsonPatch.add(
             "/spec/template/spec/securityContext/seccompProfile", SECCOMP_RUNTIME_DEFAULT
         )
     )
+    api_object.add_json_patch(cdk8s.JsonPatch.add("/spec/template/spec/enableServiceLinks", False))
+
+
+def select_by_labels(deployment: kplus.Deployment, labels: Mapping[str, str]) -> None:
+    """Select the Deployment's pods (and, through it, its Service's) by ``labels``, the stable
+    ``app.kubernetes.io/name`` and ``app.kubernetes.io/component`` the pod template carries.
+
+    The Deployment must be made with ``select=False``: cdk8s-plus would otherwise select on
+    ``cdk8s.io/metadata.addr``, a hash of the construct path, and a Deployment's selector
+    cannot change, so renaming a construct would make ``kubectl apply`` fail ("field is
+    immutable"). One ``labels`` value feeds the selector, the pod template, the Service, and
+    the budget, spread, autoscaler and NetworkPolicies built from ``pod_labels``.
+    """
+    deployment.select(kplus.LabelSelector.of(labels=dict(labels)))
+    # cdk8s-plus labels every pod with its construct path all the same; nothing selects on it
+    # here, and a pod label that changes with a rename would only roll the pods for nothing.
+    cdk8s.ApiObject.of(deployment).add_json_patch(
+        cdk8s.JsonPatch.remove(f"/spec/template/metadata/labels/{_ADDRESS_LABEL_POINTER}")
+    )
+
+
+def service_for(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    ports: Sequence[kplus.ServicePort],
+) -> kplus.Service:
+    """A ClusterIP Service selecting the pods by ``labels`` (the Deployment's own selector):
+    cdk8s-plus's ``expose_via_service`` would select on the construct-path label instead."""
+    service = kplus.Service(
+        scope,
+        construct_id,
+        metadata=cdk8s.ApiObjectMetadata(name=name),
+        ports=list(ports),
+    )
+    for key, value in labels.items():
+        service.select_label(key, value)
+    return service

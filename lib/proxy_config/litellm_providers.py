@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-LITELLM_RELEASE = "1.106.2"
+LITELLM_RELEASE = "1.106.12"
 LITELLM_PROVIDERS = frozenset(
     {
         "a2a",

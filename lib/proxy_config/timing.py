@@ -53,15 +53,32 @@ def worst_case_seconds(spec: ProxyConfigSpec, where: str) -> int:
     return math.ceil(worst) + PROXY_MARGIN_SECONDS
 
 
+def longest_try_seconds(spec: ProxyConfigSpec, where: str) -> int:
+    """The longest any single try of any model may take, in whole seconds.
+
+    What an answer in progress when a pod is told to stop still needs at most: the proxy drains
+    for this long (plus its own margin), so that the try under way finishes. A request between
+    tries is not waited for to its worst case (``worst_case_seconds``, minutes): the client's
+    retry or the gateway's next try reaches another pod.
+    """
+    return math.ceil(max((_attempt(model, spec, where) for model in spec.models), default=0.0))
+
+
+def _attempt(model: ModelSpec, spec: ProxyConfigSpec, where: str) -> float:
+    """One try of one model: its timeout, the router's, or LiteLLM's default."""
+    params = model.litellm_params()
+    timeout = _number(params.get("timeout"), model, "timeout", where)
+    stream_timeout = _number(params.get("stream_timeout"), model, "stream_timeout", where)
+    attempt = timeout or spec.router.timeout or LITELLM_DEFAULT_TIMEOUT_SECONDS
+    return max(attempt, stream_timeout or 0.0)
+
+
 def _model_cost(model: ModelSpec, spec: ProxyConfigSpec, where: str) -> float:
     """Every try of one model: its attempts and the waits between them."""
     params = model.litellm_params()
     router = spec.router
-    timeout = _number(params.get("timeout"), model, "timeout", where)
-    stream_timeout = _number(params.get("stream_timeout"), model, "stream_timeout", where)
     retries = _number(params.get("num_retries"), model, "num_retries", where)
-    attempt = timeout or router.timeout or LITELLM_DEFAULT_TIMEOUT_SECONDS
-    attempt = max(attempt, stream_timeout or 0.0)
+    attempt = _attempt(model, spec, where)
     if retries is None:
         retries = float(
             router.num_retries if router.num_retries is not None else LITELLM_DEFAULT_NUM_RETRIES

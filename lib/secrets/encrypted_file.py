@@ -21,6 +21,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -282,7 +283,40 @@ def _parse_yaml(text: str, path: Path) -> _Tree:
     Anchors, aliases, merge keys and tags are refused where the parser meets them: sops never
     writes them, an alias chain can grow without bound once expanded, and a tag (``!!binary``,
     ``!!timestamp``) changes what a value means.
+
+    libyaml's scanner reads up to a line ahead of the events it has handed out, and refuses on
+    its own what it finds there: PyYAML 6.0.4's libyaml stops at 1000 levels of flow nesting,
+    before the walk has seen the 17th. So when libyaml refuses the text, the walk runs again
+    on PyYAML's pure-Python parser, which yields the same events: a refusal of ours that comes
+    first in the file is the one reported, whichever YAML library is installed. That second
+    walk only runs for a file that is refused anyway (at most ~2 s for a 4 MiB file).
     """
+    try:
+        return _walk_yaml_events(text, path, _SafeLoader)
+    except yaml.YAMLError as exc:
+        if _SafeLoader is not yaml.SafeLoader:
+            with suppress(yaml.YAMLError):
+                _walk_yaml_events(text, path, yaml.SafeLoader)
+        raise _not_valid_yaml(exc, path) from None
+
+
+def _not_valid_yaml(exc: yaml.YAMLError, path: Path) -> SynthError:
+    # The parser's message quotes the offending line, which may be a plaintext value.
+    if isinstance(exc, yaml.MarkedYAMLError):
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        return SynthError(
+            f"secrets file {path} is not valid YAML (line {line}): "
+            f"fix it with `make edit-secrets SECRETS={path}` or restore it from git"
+        )
+    return SynthError(
+        f"secrets file {path} is not valid YAML: fix it with `make edit-secrets SECRETS={path}` or "
+        "restore it"
+    )
+
+
+def _walk_yaml_events(text: str, path: Path, loader: type[yaml.SafeLoader]) -> _Tree:
+    """The tree of ``text`` from ``loader``'s events, or the first refusal of ours among them
+    (a ``SynthError``), or the parser's own error (a ``yaml.YAMLError``)."""
     stack: list[_Open] = []
     document: _Tree = None
     documents = 0
@@ -294,42 +328,29 @@ def _parse_yaml(text: str, path: Path) -> _Tree:
         else:
             document = node
 
-    try:
-        for event in yaml.parse(text, Loader=_SafeLoader):
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise SynthError(
-                        f"secrets file {path} holds more than one YAML document (line "
-                        f"{_line(event)}): a sops file is one document; restore it from git"
-                    )
-            elif isinstance(event, yaml.CollectionEndEvent):
-                finish(stack.pop().collection)
-            elif isinstance(event, yaml.NodeEvent):
-                _refuse_node_markup(event, path)
-                if stack and stack[-1].expects_key():
-                    stack[-1].key = _key(event, path, stack)
-                elif isinstance(event, yaml.ScalarEvent):
-                    finish(_scalar(event))
-                elif len(stack) >= MAX_NESTING:
-                    raise SynthError(
-                        f"secrets file {path} nests deeper than {MAX_NESTING} levels (line "
-                        f"{_line(event)}): secrets are group.KEY pairs; restore it from git"
-                    )
-                else:
-                    stack.append(_Open({} if isinstance(event, yaml.MappingStartEvent) else []))
-    except yaml.MarkedYAMLError as exc:
-        # The parser's message quotes the offending line, which may be a plaintext value.
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise SynthError(
-            f"secrets file {path} is not valid YAML (line {line}): "
-            f"fix it with `make edit-secrets SECRETS={path}` or restore it from git"
-        ) from None
-    except yaml.YAMLError:
-        raise SynthError(
-            f"secrets file {path} is not valid YAML: fix it with `make edit-secrets "
-            f"SECRETS={path}` or restore it"
-        ) from None
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise SynthError(
+                    f"secrets file {path} holds more than one YAML document (line "
+                    f"{_line(event)}): a sops file is one document; restore it from git"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            finish(stack.pop().collection)
+        elif isinstance(event, yaml.NodeEvent):
+            _refuse_node_markup(event, path)
+            if stack and stack[-1].expects_key():
+                stack[-1].key = _key(event, path, stack)
+            elif isinstance(event, yaml.ScalarEvent):
+                finish(_scalar(event))
+            elif len(stack) >= MAX_NESTING:
+                raise SynthError(
+                    f"secrets file {path} nests deeper than {MAX_NESTING} levels (line "
+                    f"{_line(event)}): secrets are group.KEY pairs; restore it from git"
+                )
+            else:
+                stack.append(_Open({} if isinstance(event, yaml.MappingStartEvent) else []))
     return document
 
 

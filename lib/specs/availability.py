@@ -40,16 +40,16 @@ class AvailabilitySpec:
 
     Shutdown: the kubelet runs the preStop hook (``sleep prestop_sleep_seconds``) while the
     endpoint controllers take the pod out of the Service, then sends SIGTERM; the proxy stops
-    accepting, finishes open requests and drains for at most ``shutdown_drain_seconds`` (its
-    ``GRACEFUL_SHUTDOWN_TIMEOUT``). The grace period covers both plus a margin, so the kubelet's
-    SIGKILL never cuts a drain short.
+    accepting, finishes open requests and drains. How long it drains is not set here: it comes
+    from the router's longest single try (``Environment.shutdown_drain_seconds``), so the answer
+    in progress finishes. The grace period (``termination_grace_seconds``) covers the sleep, the
+    drain and a margin, so the kubelet's SIGKILL never cuts a drain short.
     """
 
     max_unavailable: int = 1
     spread_across_zones: bool = False
     autoscaling: AutoscalingSpec | None = None
     prestop_sleep_seconds: int = 5
-    shutdown_drain_seconds: int = 30
 
     # Time between the end of the proxy's drain and SIGKILL: process exit, lifespan teardown.
     SHUTDOWN_MARGIN_SECONDS: ClassVar[int] = 15
@@ -61,13 +61,9 @@ class AvailabilitySpec:
                 f"availability max_unavailable {self.max_unavailable} would block every node "
                 "drain: use at least 1"
             )
-        if self.prestop_sleep_seconds < 0 or self.shutdown_drain_seconds < 1:
-            raise SynthError(
-                "availability prestop_sleep_seconds must be >= 0 and shutdown_drain_seconds >= 1"
-            )
+        if self.prestop_sleep_seconds < 0:
+            raise SynthError("availability prestop_sleep_seconds must be >= 0")
 
-    @property
-    def termination_grace_seconds(self) -> int:
-        return (
-            self.prestop_sleep_seconds + self.shutdown_drain_seconds + self.SHUTDOWN_MARGIN_SECONDS
-        )
+    def termination_grace_seconds(self, drain_seconds: int) -> int:
+        """The pod's ``terminationGracePeriodSeconds`` for a proxy that drains ``drain_seconds``."""
+        return self.prestop_sleep_seconds + drain_seconds + self.SHUTDOWN_MARGIN_SECONDS

@@ -95,8 +95,8 @@ class ImagePolicy:
     """What an environment demands of its images.
 
     ``require_digests``: every image (the gateway's, every app's and the in-cluster Valkey's)
-    must carry a ``@sha256:`` digest; a synth with a tag-only image is refused with one line
-    naming it.
+    must carry a ``@sha256:`` digest, written here or pinned by ``images.lock.yaml``; a synth
+    with any other image is refused with one line naming it (``lib/images/pinning.py``).
     """
 
     require_digests: bool = False

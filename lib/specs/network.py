@@ -65,8 +65,19 @@ class NetworkSpec:
     the models' ``api_base`` URLs at ``egress_cidrs``. Apps' egress stays open: what an app
     calls is the app's business.
 
+    ``egress_cidrs`` defaults to every address of both families (``0.0.0.0/0`` and ``::/0``):
+    on a dual-stack cluster a provider's IPv6 addresses are reached too, where an IPv4-only
+    rule would drop them silently.
+
     ``dns_cidrs``: DNS servers that are no pod a selector can match, on port 53: NodeLocal
     DNSCache's link-local address (``169.254.20.10/32``) or a resolver outside the cluster.
+
+    ``trusted_proxy_cidrs``: the addresses of the pods that forward clients' requests to the
+    proxy (the ingress controller's or the gateway's data plane). Only a connection from one of
+    them may tell the client's address in ``X-Forwarded-For``; the proxy then sees, logs and
+    throttles the client, not the ingress (uvicorn's ``FORWARDED_ALLOW_IPS``, see
+    docs/production-hardening.md). Empty: the proxy trusts only its own loopback and sees the
+    forwarding pod's address. Never ``/0``: anyone could then claim any address.
     """
 
     ingress_controller_namespace: Mapping[str, str] = field(
@@ -74,12 +85,13 @@ class NetworkSpec:
     )
     ingress_controller_pods: Mapping[str, str] = field(default_factory=lambda: _labels({}))
     restrict_gateway_egress: bool = False
-    egress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    egress_cidrs: tuple[str, ...] = ("0.0.0.0/0", "::/0")
     dns_namespace: Mapping[str, str] = field(
         default_factory=lambda: _labels({NAMESPACE_NAME_LABEL: "kube-system"})
     )
     dns_pods: Mapping[str, str] = field(default_factory=lambda: _labels({"k8s-app": "kube-dns"}))
     dns_cidrs: tuple[str, ...] = ()
+    trusted_proxy_cidrs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_field_types(self, "NetworkSpec ")
@@ -95,15 +107,25 @@ class NetworkSpec:
             ("network dns_pods", self.dns_pods),
         ):
             check_labels(labels, what)
-        for what, cidrs in (("egress_cidrs", self.egress_cidrs), ("dns_cidrs", self.dns_cidrs)):
+        for what, cidrs in (
+            ("egress_cidrs", self.egress_cidrs),
+            ("dns_cidrs", self.dns_cidrs),
+            ("trusted_proxy_cidrs", self.trusted_proxy_cidrs),
+        ):
             for cidr in cidrs:
                 try:
-                    ipaddress.ip_network(cidr)
+                    network = ipaddress.ip_network(cidr)
                 except ValueError:
                     raise SynthError(
                         f"network {what} entry '{cidr}' is not a CIDR block such as "
                         "'0.0.0.0/0' or '203.0.113.0/24'"
                     ) from None
+                if what == "trusted_proxy_cidrs" and network.prefixlen == 0:
+                    raise SynthError(
+                        f"network trusted_proxy_cidrs entry '{cidr}' trusts every address, so "
+                        "any client could claim any address in X-Forwarded-For: list the "
+                        "addresses of your ingress controller's or gateway's pods"
+                    )
         if self.restrict_gateway_egress and not self.egress_cidrs:
             raise SynthError(
                 "network restrict_gateway_egress with no egress_cidrs would cut LiteLLM off "

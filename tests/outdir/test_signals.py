@@ -198,68 +198,156 @@ def test_signals_sigterm_after_the_write_finishes_the_synth(
     assert f"wrote {outdir}/" in stdout
 
 
-def wait_for_handler(pid: int, signum: int) -> None:
-    """Until the process catches ``signum`` (its SigCgt mask in /proc): Python itself catches
-    only SIGINT at start-up, so SIGTERM being caught means lib/entry.py's handlers are in."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(FileNotFoundError):
-            status = Path(f"/proc/{pid}/status").read_text()
-            caught = int(
-                next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1],
-                16,
-            )
-            if caught & (1 << (signum - 1)):
-                return
-        time.sleep(0.001)
-    raise AssertionError(f"process {pid} never caught signal {signum}")
+# One step of a frozen synth's run (see ``FrozenSynth``): it can do at most this much work
+# between two looks, and less when the machine is busy.
+STEP_SECONDS = 0.01
 
 
-def test_signals_ctrl_c_at_random_moments_never_breaks_the_contract(
-    repo: Path, fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
-) -> None:
-    """The real main.py, no pause: Ctrl-C at moments spread over a whole synth (~1 s) and
-    just after it."""
-    outdir = previous_output(repo / "dist", fixture_secrets)
-    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), HOME=str(tmp_path))
-    outcomes = set()
-    # None: the first moment main.py's handlers are in place. Before that the interpreter is
-    # still starting (no code of ours has run, nothing can be left behind) and Python's own
-    # start-up decides what a signal does: out of reach of any program, so not tested here.
-    for delay in (None, 0.03, 0.08, 0.2, 0.4, 0.6, 0.75, 0.9, 1.2, 2.5):
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                str(PROJECT_ROOT / "main.py"),
-                "--secrets",
-                str(fixture_secrets),
-                "--outdir",
-                str(outdir),
-            ],
+class FrozenSynth:
+    """The real ``main.py`` in its own process group, run in steps: frozen with SIGSTOP between
+    them, so the test looks at what it has reached (its handlers, its output directory, its
+    stdout) while nothing moves, and a signal sent then arrives at exactly that point when it
+    is thawed. Load only makes the steps shorter; what the test expects follows from what it
+    saw, never from how long anything took."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            argv,
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
             start_new_session=True,
         )
-        if delay is None:
-            wait_for_handler(process.pid, signal.SIGTERM)
+        assert self.process.stdout is not None
+        os.set_blocking(self.process.stdout.fileno(), False)
+        self.stdout = b""
+        self.freeze()
+
+    def state(self) -> str:
+        return process_state(self.process.pid)
+
+    def frozen(self) -> bool:
+        state = self.state()
+        if state in ("T", "Z"):
+            return True
+        # Python starts sops and git with vfork(): until the child execs, the parent waits in
+        # the kernel (state D). With the child stopped, the parent cannot move either.
+        return state == "D" and any(process_state(child) == "T" for child in self.children())
+
+    def children(self) -> list[int]:
+        pids: list[int] = []
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                pids += map(int, (task / "children").read_text().split())
+        return pids
+
+    def freeze(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 60
+        while not self.frozen():
+            assert time.monotonic() < deadline, f"the synth never stopped ({self.state()})"
+            time.sleep(0.0005)
+        with contextlib.suppress(BlockingIOError):
+            assert self.process.stdout is not None
+            while chunk := os.read(self.process.stdout.fileno(), 65536):
+                self.stdout += chunk
+
+    def step(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+        time.sleep(STEP_SECONDS)
+        self.freeze()
+
+    def exited(self) -> bool:
+        return self.state() == "Z"
+
+    def handlers_in(self) -> bool:
+        """lib/entry.py installs SIGTERM's handler last: caught, all three are in."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+        return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+    def ctrl_c_and_finish(self) -> tuple[int, str, str]:
+        """SIGINT to the whole group (as a terminal's Ctrl-C: Node gets it too), then thawed."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGINT)
+            os.killpg(self.process.pid, signal.SIGCONT)
+        stdout, stderr = self.process.communicate(timeout=120)
+        return self.process.returncode, (self.stdout + stdout).decode(), stderr.decode()
+
+
+def process_state(pid: int) -> str:
+    """The state letter in /proc/PID/stat: T stopped, Z exited, R/S/D running or waiting."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return "gone"
+    return stat.rpartition(")")[2].split()[0]
+
+
+def frozen_at(argv: list[str], env: dict[str, str], steps: int | None) -> FrozenSynth:
+    """The synth frozen ``steps`` steps after its handlers are in (None: once its report is
+    on stdout). Before the handlers the interpreter is still starting (no code of ours has
+    run, nothing can be left behind) and Python's own start-up decides what a signal does: out
+    of reach of any program, so not a moment chosen here."""
+    synth = FrozenSynth(argv, env)
+    while not synth.handlers_in():
+        assert not synth.exited(), "the synth ended before its handlers were in"
+        synth.step()
+    taken = 0
+    while not synth.exited() and (not synth.stdout if steps is None else taken < steps):
+        synth.step()
+        taken += 1
+    return synth
+
+
+def test_signals_ctrl_c_at_moments_over_the_whole_synth_never_breaks_the_contract(
+    repo: Path, fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+) -> None:
+    """The real main.py, no pause: Ctrl-C at moments spread over a whole synth (~1 s of steps
+    of STEP_SECONDS), from the first moment its handlers are in to after its report. The
+    outcome each moment must have follows from what the frozen process had reached: before
+    the swap, exit 1 and the previous output untouched; once the report is printed, exit 0;
+    in between (swapped, not yet reported) either, each with its own guarantee."""
+    outdir = repo / "dist"
+    env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), HOME=str(tmp_path))
+    argv = [
+        sys.executable,
+        str(PROJECT_ROOT / "main.py"),
+        "--secrets",
+        str(fixture_secrets),
+        "--outdir",
+        str(outdir),
+    ]
+    reached = set()
+    for steps in (0, 3, 10, 25, 45, 65, 80, 90, 100, 120, None):
+        before = tree(previous_output(outdir, fixture_secrets))  # each moment starts from it
+        synth = frozen_at(argv, env, steps)
+        swapped, reported = tree(outdir) != before, bool(synth.stdout)
+        code, stdout, stderr = synth.ctrl_c_and_finish()
+        moment = (steps, swapped, reported)
+        assert "Traceback" not in stdout + stderr, (moment, stderr)
+        assert "Exception ignored" not in stderr, (moment, stderr)
+        if reported:
+            assert (code, stderr) == (0, ""), (moment, code, stderr)
+        elif not swapped:
+            assert code == 1, (moment, stdout)
+            assert tree(outdir) == before
+        if code == 1:
+            assert stdout == "", (moment, stdout)
+            assert len(stderr.splitlines()) == 1, (moment, stderr)
+            assert stderr.startswith("error: interrupted by SIGINT"), (moment, stderr)
         else:
-            time.sleep(delay)
-        with contextlib.suppress(ProcessLookupError):  # already finished
-            os.killpg(process.pid, signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-        assert "Traceback" not in stdout + stderr, (delay, stderr)
-        assert "Exception ignored" not in stderr, (delay, stderr)
-        assert process.returncode in (0, 1), (delay, process.returncode, stderr)
-        if process.returncode == 1:
-            assert len(stderr.splitlines()) == 1, (delay, stderr)
-            assert stderr.startswith("error: interrupted by SIGINT"), (delay, stderr)
-        else:
-            assert stderr == "", (delay, stderr)
-        outcomes.add(process.returncode)
+            assert code == 0, (moment, code, stderr)
+            assert stderr == "", (moment, stderr)
+            assert f"wrote {outdir}/: 00-namespace.k8s.yaml" in stdout, (moment, stdout)
+        if code == 0 or swapped:
+            assert (outdir / "10-secrets.k8s.yaml").read_text().count("kind: Secret") == 2
+        reached.add("reported" if reported else "swapped" if swapped else "before the swap")
         assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", "README", "dist"]
         assert sorted(p.name for p in outdir.iterdir())[:2] == [".gitignore", ".seance-synth"]
         assert git(repo, "status", "--porcelain") == ""
-    assert outcomes == {0, 1}  # both sides of the write were hit
+    # Both sides of the write were hit: 0 steps after the handlers is long before the swap
+    # (the synthesizer is not even imported), and the last moment is after the report.
+    assert {"before the swap", "reported"} <= reached

@@ -1,7 +1,8 @@
-"""The committed provider list is what the pinned LiteLLM release generates, byte for byte."""
+"""The committed provider list is the installed LiteLLM's, and the release it names is the pin."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tomllib
 
@@ -13,14 +14,14 @@ PROXY_PYTHON = PROJECT_ROOT / ".venv-proxy" / "bin" / "python"
 PROVIDERS_FILE = PROJECT_ROOT / "lib" / "proxy_config" / "litellm_providers.py"
 
 
-def test_litellm_providers_file_is_what_the_installed_litellm_generates() -> None:
+def test_litellm_providers_are_what_the_installed_litellm_routes() -> None:
     assert PROXY_PYTHON.exists(), "the LiteLLM proxy venv is installed by `make test`"
     result = subprocess.run(
         [
             str(PROXY_PYTHON),
             "-c",
-            "import sys; from lib.proxy_config.litellm_providers import generated_source; "
-            "sys.stdout.write(generated_source())",
+            "import json; from litellm.types.utils import LlmProviders; "
+            "print(json.dumps(sorted(p.value for p in LlmProviders)))",
         ],
         cwd=PROJECT_ROOT,
         env={"PATH": "/usr/bin:/bin", "HOME": str(PROJECT_ROOT / ".venv-proxy"), **OFFLINE},
@@ -29,8 +30,16 @@ def test_litellm_providers_file_is_what_the_installed_litellm_generates() -> Non
         timeout=120,
         check=True,
     )
-    # A difference means the pin moved: run `make providers` and commit the result.
-    assert result.stdout == PROVIDERS_FILE.read_text(encoding="utf-8")
+    # A difference means the pinned LiteLLM routes other providers: run `make providers`.
+    assert json.loads(result.stdout.splitlines()[-1]) == sorted(LITELLM_PROVIDERS)
+
+
+def test_litellm_providers_file_regenerates_as_committed() -> None:
+    """The generator, given the committed list, writes the committed file: it is the format
+    `make providers` produces, not a hand edit."""
+    text = PROVIDERS_FILE.read_text(encoding="utf-8")
+    names = "".join(f'        "{name}",\n' for name in sorted(LITELLM_PROVIDERS))
+    assert f"LITELLM_PROVIDERS = frozenset(\n    {{\n{names}    }}\n)\n" in text
 
 
 def test_litellm_providers_release_is_the_pinned_proxy() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -200,15 +202,23 @@ def test_sops_waiting_for_a_key_command_is_told_as_waiting_for_a_key(
 ) -> None:
     """The file is small (the size cap sees to that), so a slow decrypt is a key that does not
     come: here the real sops waits on a SOPS_AGE_KEY_CMD that never answers in time."""
-    env = clean_env(HOME=str(tmp_path), SOPS_AGE_KEY_CMD="sleep 31.25")
+    # A duration no other process on the machine has in its command line (other checkouts may
+    # run this very test at the same time), far longer than the wait for its end below.
+    marker = f"600.{os.getpid()}{time.monotonic_ns() % 10**6}"
+    env = clean_env(HOME=str(tmp_path), SOPS_AGE_KEY_CMD=f"sleep {marker}")
     with pytest.raises(SynthError) as caught:
         decrypt(inspect_encrypted_file(fixture_secrets), environ=env, timeout_seconds=1)
     assert str(caught.value) == (
         f"sops did not finish decrypting {fixture_secrets} within 1 s while waiting for a key: "
         "check that SOPS_AGE_KEY_CMD or your key service answers"
     )
-    # The key command was ended with sops, not left running.
-    assert not [proc for proc in Path("/proc").glob("[0-9]*") if b"31.25" in _cmdline(proc)]
+    # The key command was ended with sops, not left running. A killed process leaves /proc once
+    # the kernel has run its exit, later on a busy machine: polled, with a deadline far below
+    # the 600 s the command would otherwise run.
+    deadline = time.monotonic() + 60
+    while [proc for proc in Path("/proc").glob("[0-9]*") if marker.encode() in _cmdline(proc)]:
+        assert time.monotonic() < deadline, "the key command is still running"
+        time.sleep(0.05)
 
 
 def _cmdline(proc: Path) -> bytes:
