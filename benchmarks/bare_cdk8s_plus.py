@@ -2,7 +2,7 @@
 
 Those are: the restricted Namespace; the two Secrets; LiteLLM (ConfigMap with the dev config,
 hardened Deployment with its Redis variables, Service, Ingress); the in-cluster Valkey
-(Deployment, Service); the consumer app ``backend``; the NetworkPolicies (default deny, and
+(Deployment, Service); the consumer app ``backend`` and its Ingress (its route); the NetworkPolicies (default deny, and
 ingress to LiteLLM, to backend and to Valkey). Dev runs one replica
 with no metrics, so the PodDisruptionBudget, autoscaler, metrics port and ServiceMonitor of prod
 are not among them.
@@ -224,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def consumer_app(
         scope: Construct, name: str, args: Sequence[str], secret: kplus.ISecret
-    ) -> None:
+    ) -> kplus.Service:
         group = Construct(scope, name)
         labels = app_labels(name)
         deployment = kplus.Deployment(
@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ],
         )
         pod_seccomp(deployment)
-        deployment.expose_via_service(
+        return deployment.expose_via_service(
             name=name, ports=[kplus.ServicePort(port=APP_PORT, target_port=APP_PORT, name="http")]
         )
 
@@ -443,11 +443,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         kplus.IngressBackend.from_service(service),
         kplus.HttpIngressPathType.IMPLEMENTATION_SPECIFIC,
     )
-    consumer_app(
+    backend = consumer_app(
         gateway_chart,
         "backend",
         (f"-listen=:{APP_PORT}", "-text=backend placeholder: replace with your app"),
         secrets["stripe"],
+    )
+    # backend is published at "/" on the host (its AppRoute): an Ingress of its own.
+    backend_ingress = kplus.Ingress(
+        Construct(gateway_chart, "backend-route"),
+        "ingress",
+        metadata=cdk8s.ApiObjectMetadata(
+            name="backend", labels={"app.kubernetes.io/name": "backend"}
+        ),
+        class_name="nginx",
+    )
+    backend_ingress.add_host_rule(
+        HOST,
+        "/",
+        kplus.IngressBackend.from_service(backend, port=APP_PORT),
+        kplus.HttpIngressPathType.PREFIX,
     )
     app_names = ["backend"]
     for index in range(args.apps):
