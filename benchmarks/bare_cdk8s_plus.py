@@ -2,10 +2,10 @@
 
 Those are: the restricted Namespace; the two Secrets; LiteLLM (ConfigMap with the dev config,
 hardened Deployment with its Redis variables, Service, Ingress); the in-cluster Valkey
-(Deployment, Service); the consumer app ``backend`` and its Ingress (its route); the NetworkPolicies (default deny, and
-ingress to LiteLLM, to backend and to Valkey). Dev runs one replica
-with no metrics, so the PodDisruptionBudget, autoscaler, metrics port and ServiceMonitor of prod
-are not among them.
+(Deployment, Service); the consumer app ``backend`` and its Ingress (its route); the
+NetworkPolicies (default deny, and ingress to LiteLLM, to backend and to Valkey). Dev runs one
+replica with no metrics, so the PodDisruptionBudget, autoscaler, metrics port and ServiceMonitor
+of prod are not among them.
 
 No SOPS, no checks, no lib/: every value is hard-coded, including the public demo values of the
 committed example ``secrets/secrets.yaml`` and the digests our synth derives from them, so its

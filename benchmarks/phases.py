@@ -41,6 +41,7 @@ CHECKS = (
     "wire",
     "_check_redis_password",
     "check_proxy_config",
+    "check_gateway_secrets",
     "secrets digests (HMAC)",
     "check_jsii_can_start",
 )
@@ -78,8 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lib.proxy_config.checks import check_proxy_config
         from lib.secrets.demo_key import demo_identity_for
         from lib.secrets.encrypted_file import inspect_encrypted_file
+        from lib.secrets.gateway_secrets import AppKeyRequest, check_gateway_secrets
         from lib.secrets.model import parse_secrets
         from lib.secrets.sops import decrypt
+        from lib.specs.gateway_access import KEY_VARIABLE
         from lib.synthesis import _check_redis_password, _secrets_digests
         from lib.wiring import wire
 
@@ -111,8 +114,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             where=where,
             secrets_hint=secrets_hint,
         )
+    with phase("check_gateway_secrets"):
+        database = environment.database_connection
+        gateway_secrets = check_gateway_secrets(
+            secrets,
+            litellm_group=wiring.litellm_groups[0],
+            database_password_key=database.password_key if database is not None else None,
+            apps=[
+                AppKeyRequest(app=app.name, group=app.name, key=KEY_VARIABLE)
+                for app, _ in environment.gateway_apps
+            ],
+            where=where,
+        )
     with phase("secrets digests (HMAC)"):
-        digests = _secrets_digests(secrets, wiring)
+        digests = _secrets_digests(secrets, wiring, environment)
 
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     with phase("check_jsii_can_start"):
@@ -136,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         cdk8s.Chart.to_json = timed_to_json  # type: ignore[method-assign,assignment]
         started = time.perf_counter()
-        manifests = build_manifests(environment, secrets, wiring, digests)
+        manifests = build_manifests(environment, secrets, wiring, digests, gateway_secrets)
         phase.seconds[BUILD] = time.perf_counter() - started - phase.seconds[TO_JSON]
         cdk8s.Chart.to_json = to_json  # type: ignore[method-assign,assignment]
 

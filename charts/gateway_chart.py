@@ -16,8 +16,22 @@ from lib.constructs.app_route import (
     AppRouteProps,
 )
 from lib.constructs.availability import Availability
+from lib.constructs.budget_alerts import BudgetAlert, BudgetAlerts, BudgetAlertsProps
 from lib.constructs.consumer_app import ConsumerApp
+from lib.constructs.database_migration import (
+    MIGRATE_LABELS,
+    DatabaseMigration,
+    DatabaseMigrationProps,
+    schema_gate_container,
+)
 from lib.constructs.gateway_ingress import GatewayIngress, GatewayIngressProps, NginxLimits
+from lib.constructs.gateway_keys import (
+    KEYS_LABELS,
+    DeclaredApp,
+    GatewayKeys,
+    GatewayKeysProps,
+    own_key_gate_container,
+)
 from lib.constructs.gateway_route import GatewayRoute, GatewayRouteProps
 from lib.constructs.litellm import LITELLM_PORT, LiteLLM, LiteLLMProps
 from lib.constructs.network_isolation import (
@@ -28,9 +42,13 @@ from lib.constructs.network_isolation import (
     RedisEgress,
     Scraper,
 )
+from lib.constructs.postgres import Postgres, PostgresProps
 from lib.constructs.service_monitor import ServiceMonitor, ServiceMonitorProps
 from lib.constructs.valkey import Valkey, ValkeyProps
 from lib.environments import NGINX_INGRESS_CLASS, Environment, PathPrefixMode
+from lib.secrets.gateway_secrets import GatewaySecrets
+from lib.specs.database import POSTGRES_PORT, ExistingPostgres, InClusterPostgres
+from lib.specs.gateway_access import KEY_VARIABLE
 from lib.specs.metrics import METRICS_PATH, MULTIPROC_MOUNT
 from lib.specs.redis import REDIS_PORT, ExistingRedis, InClusterValkey
 from lib.specs.routes import AppRoute
@@ -49,15 +67,44 @@ class GatewayChart(cdk8s.Chart):
         wiring: Wiring,
         secrets_by_group: Mapping[str, kplus.ISecret],
         secrets_digests: Mapping[str, str],
+        gateway_secrets: GatewaySecrets | None = None,
     ) -> None:
         """``secrets_digests``: per pod (``litellm`` or an app name), the digest of the secret
-        data it consumes, put on its pod template so that a rotated key rolls it."""
+        data it consumes, put on its pod template so that a rotated key rolls it.
+        ``gateway_secrets``: what the synth knows of the app keys (their digest)."""
         super().__init__(
             scope, construct_id, namespace=environment.namespace, disable_resource_name_hashes=True
         )
         # The Redis password and the in-cluster Valkey's come from the LiteLLM group.
         litellm_secret = secrets_by_group[wiring.litellm_groups[0]]
         metrics = environment.metrics
+        image = environment.gateway.image
+        connection = environment.database_connection
+        proxy_url = f"http://litellm.{environment.namespace}.svc.cluster.local:{LITELLM_PORT}"
+        litellm_init = []
+        if connection is not None:
+            migration = DatabaseMigration(
+                self,
+                "database-migration",
+                DatabaseMigrationProps(
+                    image=image,
+                    connection=connection,
+                    litellm_secret=litellm_secret,
+                    allow_salt_key_rotation=environment.allow_salt_key_rotation,
+                    release_digest=secrets_digests.get(LITELLM_POD),
+                    # The bundled cost map, not a fetch from GitHub at start.
+                    plain_env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+                ),
+            )
+            litellm_init.append(
+                schema_gate_container(
+                    self,
+                    image=image,
+                    gate_scripts=migration.gate_scripts,
+                    connection=connection,
+                    litellm_secret=litellm_secret,
+                )
+            )
         litellm = LiteLLM(
             self,
             "litellm",
@@ -76,6 +123,7 @@ class GatewayChart(cdk8s.Chart):
                 workers=environment.gateway.workers,
                 metrics_port=metrics.port if metrics is not None else None,
                 scaling_mounts=(MULTIPROC_MOUNT,) if metrics is not None else (),
+                init_containers=litellm_init,
                 drain_seconds=environment.shutdown_drain_seconds(),
                 keepalive_seconds=environment.keepalive_seconds(),
                 trusted_proxy_cidrs=environment.network.trusted_proxy_cidrs,
@@ -104,7 +152,59 @@ class GatewayChart(cdk8s.Chart):
             isolated_valkey = IsolatedWorkload(
                 environment.redis.name, valkey.pod_labels, REDIS_PORT
             )
+        isolated_postgres = None
+        if isinstance(environment.database, InClusterPostgres):
+            postgres = Postgres(
+                self,
+                "postgres",
+                PostgresProps(
+                    spec=environment.database,
+                    password_secret=litellm_secret,
+                    pod_annotations=_digest_annotation(secrets_digests.get(LITELLM_POD)),
+                ),
+            )
+            isolated_postgres = IsolatedWorkload(
+                environment.database.name, postgres.pod_labels, POSTGRES_PORT
+            )
+        gateway_apps = environment.gateway_apps
+        keys = None
+        if gateway_apps:
+            keys = GatewayKeys(
+                self,
+                "gateway-keys",
+                GatewayKeysProps(
+                    image=image,
+                    manager=f"seance/{environment.name}",
+                    proxy_url=proxy_url,
+                    litellm_secret=litellm_secret,
+                    apps=[
+                        DeclaredApp(app.name, access, secrets_by_group[app.name])
+                        for app, access in gateway_apps
+                    ],
+                    keys_digest=gateway_secrets.keys_digest if gateway_secrets else None,
+                ),
+            )
         if metrics is not None and metrics.service_monitor:
+            budgets = [
+                BudgetAlert(
+                    app.name,
+                    access.alias_for(app.name),
+                    access.max_budget_usd,
+                    access.budget_alert_ratio,
+                )
+                for app, access in gateway_apps
+                if access.max_budget_usd is not None
+            ]
+            if budgets:
+                BudgetAlerts(
+                    self,
+                    "budget-alerts",
+                    BudgetAlertsProps(
+                        name="litellm-key-budgets",
+                        alerts=budgets,
+                        labels=metrics.service_monitor_labels,
+                    ),
+                )
             ServiceMonitor(
                 self,
                 "service-monitor",
@@ -153,14 +253,41 @@ class GatewayChart(cdk8s.Chart):
                 ),
             )
         isolated_apps = []
+        gateway_clients = [KEYS_LABELS] if keys is not None else []
         for app in environment.apps:
+            env: dict[str, kplus.EnvValue] = {}
+            init = []
+            if app.gateway is not None and keys is not None:
+                variables = app.gateway.variables
+                key_secret = secrets_by_group[app.name]
+                env = {
+                    variables.key_variable: kplus.EnvValue.from_secret_value(
+                        kplus.SecretValue(secret=key_secret, key=KEY_VARIABLE)
+                    ),
+                    variables.base_url_variable: kplus.EnvValue.from_value(
+                        proxy_url + variables.base_url_path
+                    ),
+                }
+                init = [
+                    own_key_gate_container(
+                        Construct(self, f"{app.name}-key-gate"),
+                        image=image,
+                        scripts=keys.scripts,
+                        proxy_url=proxy_url,
+                        key_secret=key_secret,
+                    )
+                ]
             consumer = ConsumerApp(
                 self,
                 app.name,
                 spec=app,
                 secrets=[secrets_by_group[group] for group in wiring.app_groups[app.name]],
                 pod_annotations=_digest_annotation(secrets_digests.get(app.name)),
+                env=env,
+                init_containers=init,
             )
+            if app.gateway is not None:
+                gateway_clients.append(consumer.pod_labels)
             if app.route is not None:
                 _publish(self, environment, app.name, app.route, consumer.service, app.port)
             isolated_apps.append(
@@ -187,6 +314,14 @@ class GatewayChart(cdk8s.Chart):
             redis_egress=(
                 RedisEgress(environment.redis.port, environment.redis.namespace_labels)
                 if isinstance(environment.redis, ExistingRedis)
+                else None
+            ),
+            gateway_clients=gateway_clients,
+            postgres=isolated_postgres,
+            postgres_clients=[MIGRATE_LABELS] if isolated_postgres is not None else [],
+            database_egress=(
+                RedisEgress(environment.database.port, environment.database.namespace_labels)
+                if isinstance(environment.database, ExistingPostgres)
                 else None
             ),
         )

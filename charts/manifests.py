@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from lib.environments import Environment, SecretMode
 from lib.output import ManifestFile
+from lib.secrets.gateway_secrets import GatewaySecrets
 from lib.secrets.model import SecretsDocument
 from lib.wiring import Wiring
 
@@ -24,6 +25,7 @@ def build_manifests(
     secrets: SecretsDocument,
     wiring: Wiring,
     secrets_digests: Mapping[str, str],
+    gateway_secrets: GatewaySecrets | None = None,
 ) -> list[ManifestFile]:
     """Every object of ``environment``, one file per chart, named so that apply order is right."""
     # jsii prints a large end-of-life banner on Node 20 at every start; it is noise here.
@@ -53,6 +55,7 @@ def build_manifests(
         wiring=wiring,
         secrets_by_group=secrets_chart.by_group,
         secrets_digests=secrets_digests,
+        gateway_secrets=gateway_secrets,
     )
     return [
         ManifestFile(NAMESPACE_FILE, namespace.to_json()),

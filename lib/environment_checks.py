@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from lib.errors import SynthError
 from lib.names import is_dns_label
+from lib.specs.database import InClusterPostgres
+from lib.specs.gateway_rules import check_gateway_rules
 from lib.specs.image import ImageRef
 from lib.specs.modes import SecretMode
 from lib.specs.redis import ExistingRedis, InClusterValkey
@@ -53,6 +55,7 @@ def check_environment(environment: Environment) -> None:
                 f"{where}: app '{app.name}' allows ingress from unknown apps {unknown}: "
                 f"use names of this environment's apps ({', '.join(sorted(seen))})"
             )
+    check_gateway_rules(environment, where)
 
 
 def images(environment: Environment) -> dict[str, ImageRef]:
@@ -60,22 +63,26 @@ def images(environment: Environment) -> dict[str, ImageRef]:
     found = {"litellm": environment.gateway.image, **{a.name: a.image for a in environment.apps}}
     if isinstance(environment.redis, InClusterValkey):
         found[environment.redis.name] = environment.redis.image
+    if isinstance(environment.database, InClusterPostgres):
+        found[environment.database.name] = environment.database.image
     return found
 
 
 def with_images(environment: Environment, replacements: Mapping[str, ImageRef]) -> Environment:
     """``environment`` with the images of the workloads named (as ``images`` names them)
     replaced; beside ``images`` so the two always agree on where images live."""
-    gateway, redis = environment.gateway, environment.redis
+    gateway, redis, database = environment.gateway, environment.redis, environment.database
     if "litellm" in replacements:
         gateway = replace(gateway, image=replacements["litellm"])
     if isinstance(redis, InClusterValkey) and redis.name in replacements:
         redis = replace(redis, image=replacements[redis.name])
+    if isinstance(database, InClusterPostgres) and database.name in replacements:
+        database = replace(database, image=replacements[database.name])
     apps = tuple(
         replace(app, image=replacements[app.name]) if app.name in replacements else app
         for app in environment.apps
     )
-    return replace(environment, gateway=gateway, apps=apps, redis=redis)
+    return replace(environment, gateway=gateway, apps=apps, redis=redis, database=database)
 
 
 def _check_redis(environment: Environment, where: str) -> None:

@@ -20,8 +20,17 @@ from lib.proxy_config.timing import PROXY_MARGIN_SECONDS, longest_try_seconds, w
 from lib.specs.apps import ConsumerAppSpec, HttpProbes, NoProbes
 from lib.specs.availability import AutoscalingSpec, AvailabilitySpec
 from lib.specs.cache import CacheSpec
+from lib.specs.database import PASSWORD_VARIABLE as DATABASE_PASSWORD_VARIABLE
+from lib.specs.database import (
+    DatabaseSpec,
+    ExistingPostgres,
+    InClusterPostgres,
+    PostgresConnection,
+)
+from lib.specs.database import connection_of as database_connection_of
 from lib.specs.field_types import check_field_types
 from lib.specs.gateway import GatewaySpec
+from lib.specs.gateway_access import ClientVariables, GatewayAccess
 from lib.specs.image import ImagePolicy, ImageRef
 from lib.specs.metrics import MULTIPROC_DIR, MetricsSpec
 from lib.specs.modes import PathPrefixMode, SecretMode
@@ -54,12 +63,15 @@ __all__ = [
 ]
 from lib.specs.router import RouterSpec
 
-# Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release.
-# The release notes of the 1.10x series publish and sign the images as
+# Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release,
+# the one .venv-proxy installs (requirements/proxy.txt; tests/test_locks.py holds the two
+# together). 1.106.12 carries the fixes of both advisories against 1.106.2, and images of the
+# compromised 1.107.x series and floating tags are refused (lib/specs/image.py,
+# docs/dependencies.md). The release notes of the 1.10x series publish and sign the images as
 # ghcr.io/berriai/<variant>:vX.Y.Z (no "main-" prefix, no "-stable" suffix); litellm-non_root
 # runs as uid 65534 and is what Pod Security "restricted" can run. Add @sha256:<digest> after
 # `crane digest` / `docker buildx imagetools inspect` against your registry (README).
-LITELLM_IMAGE = ImageRef.parse("ghcr.io/berriai/litellm-non_root:v1.106.2")
+LITELLM_IMAGE = ImageRef.parse("ghcr.io/berriai/litellm-non_root:v1.106.12")
 # Where the proxy is served on the environment's host.
 LITELLM_PATH_PREFIX = "/litellm"
 # The IngressClass of ingress-nginx, whose annotations set the body size limit and timeouts.
@@ -82,6 +94,11 @@ class Environment:
     ``external_secrets`` is the store the ``EXTERNAL`` mode reads from. ``redis``: the Redis or
     Valkey the proxy processes share (required with more than one replica or worker, and for
     the cache). ``metrics``: the Prometheus callback on its own port, and a ServiceMonitor.
+    ``database``: the Postgres that holds LiteLLM's virtual keys, budgets and spend (needed by
+    apps with ``gateway`` access; see docs/database.md). ``admin_ui``: serve LiteLLM's admin UI
+    and its API docs (``/``, ``/openapi.json``, ``/redoc``); needs ``ROOT_PATH`` mode and a
+    database. ``allow_salt_key_rotation``: let the migration Job accept a changed
+    ``LITELLM_SALT_KEY`` (stored credentials become unreadable; docs/database.md).
     ``gateway_route``: serve the proxy through a Gateway API HTTPRoute to that Gateway instead
     of an Ingress (docs/gateway-api.md); ``None``: the Ingress of ``ingress_class``.
     ``ingress_upstream_keepalive_seconds``: how long the ingress controller keeps an idle
@@ -109,11 +126,23 @@ class Environment:
     metrics: MetricsSpec | None = None
     gateway_route: GatewayRouteSpec | None = None
     ingress_upstream_keepalive_seconds: int = INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS
+    database: DatabaseSpec | None = None
+    admin_ui: bool = False
+    allow_salt_key_rotation: bool = False
 
     def __post_init__(self) -> None:
         # Every nested spec's fields against their annotations: a string where an ImageRef
         # goes, a missing comma in a one-item tuple, is one line naming the field.
         check_field_types(self, recursive=True)
+
+    @property
+    def database_connection(self) -> PostgresConnection | None:
+        return database_connection_of(self.database) if self.database is not None else None
+
+    @property
+    def gateway_apps(self) -> tuple[tuple[ConsumerAppSpec, GatewayAccess], ...]:
+        """The apps with their own gateway key, in declaration order."""
+        return tuple((app, app.gateway) for app in self.apps if app.gateway is not None)
 
     @property
     def redis_connection(self) -> RedisConnection | None:
@@ -157,16 +186,28 @@ class Environment:
         if self.metrics is not None:
             # The metrics process reads every worker's samples from here: a writable mount.
             env["PROMETHEUS_MULTIPROC_DIR"] = MULTIPROC_DIR
+        if (database := self.database_connection) is not None:
+            env.update(database.plain_env())
+            # Serving pods never migrate: the release's migration Job does, once, first
+            # (docs/database.md); an init container holds them until it has.
+            env["DISABLE_SCHEMA_UPDATE"] = "true"
+        if not self.admin_ui:
+            # The admin UI and the public API pages (/, /openapi.json, /redoc) are off.
+            env.update({"DISABLE_ADMIN_UI": "True", "NO_DOCS": "True", "NO_REDOC": "True"})
         return env
 
     def litellm_secret_env(self) -> dict[str, str]:
         """Variables of the LiteLLM container taken from single keys of its secrets group:
         variable -> key. Only when the Redis password key is not already called
         REDIS_PASSWORD, which envFrom hands over as it is."""
+        env: dict[str, str] = {}
         connection = self.redis_connection
-        if connection is None or connection.password_key in (None, PASSWORD_VARIABLE):
-            return {}
-        return {PASSWORD_VARIABLE: connection.password_key}
+        if connection is not None and connection.password_key not in (None, PASSWORD_VARIABLE):
+            env[PASSWORD_VARIABLE] = connection.password_key
+        database = self.database_connection
+        if database is not None and database.password_key != DATABASE_PASSWORD_VARIABLE:
+            env[DATABASE_PASSWORD_VARIABLE] = database.password_key
+        return env
 
 
 # A stand-in for your own backend: a tiny static HTTP server that receives the Stripe keys.
@@ -182,6 +223,27 @@ _EXAMPLE_BACKEND = ConsumerAppSpec(
     probes=HttpProbes(readiness_path="/", liveness_path="/"),
     args=("-listen=:5678", "-text=backend placeholder: replace with your app"),
     route=AppRoute(path="/"),
+)
+
+# An app that calls the gateway with a key of its own, limited to one model, 60 requests and
+# 100k tokens a minute and $20 per 30 days. Its key is LITELLM_API_KEY in the secrets' chatbot
+# group; it receives it as OPENAI_API_KEY, with OPENAI_BASE_URL pointing at the gateway, so an
+# app built on the OpenAI SDK needs no code (docs/gateway-keys.md). http-echo stands in for it.
+_EXAMPLE_CHATBOT = ConsumerAppSpec(
+    name="chatbot",
+    image=ImageRef.parse("docker.io/hashicorp/http-echo:1.0.0"),
+    port=5678,
+    secret_groups=(),
+    probes=HttpProbes(readiness_path="/", liveness_path="/"),
+    args=("-listen=:5678", "-text=chatbot placeholder: replace with your app"),
+    gateway=GatewayAccess(
+        models=("gpt-4o-mini",),
+        max_budget_usd=20,
+        budget_duration="30d",
+        rpm_limit=60,
+        tpm_limit=100_000,
+        variables=ClientVariables.OPENAI,
+    ),
 )
 
 # Models clients can ask for, SHARED BY DEV AND PROD: a model added here reaches production
@@ -219,11 +281,16 @@ ENVIRONMENTS: dict[str, Environment] = {
         host="backend.dev.localhost",
         secrets_file=Path("secrets/secrets.yaml"),
         gateway=GatewaySpec(image=LITELLM_IMAGE, replicas=1),
-        apps=(_EXAMPLE_BACKEND,),
+        apps=(_EXAMPLE_BACKEND, _EXAMPLE_CHATBOT),
         proxy=_DEV_PROXY,
         allow_demo_key=True,
         # A throwaway Valkey next to the proxy, password from the secrets (REDIS_PASSWORD).
         redis=InClusterValkey(),
+        # A throwaway Postgres for keys, budgets and spend (DATABASE_PASSWORD in the secrets).
+        database=InClusterPostgres(),
+        # The admin UI under /litellm/ui, which needs the prefix kept (ROOT_PATH).
+        path_prefix_mode=PathPrefixMode.ROOT_PATH,
+        admin_ui=True,
     ),
     "prod": Environment(
         name="prod",
@@ -238,8 +305,16 @@ ENVIRONMENTS: dict[str, Environment] = {
                 spread_across_zones=True, autoscaling=AutoscalingSpec(max_replicas=6)
             ),
         ),
-        apps=(_EXAMPLE_BACKEND,),
+        apps=(_EXAMPLE_BACKEND, _EXAMPLE_CHATBOT),
         proxy=_MODELS,  # the models dev uses too (see _MODELS)
+        # The Postgres that already runs in the cluster, over TLS; its password is
+        # DATABASE_PASSWORD in the litellm group. No admin UI or API pages in production.
+        database=ExistingPostgres(
+            host="postgres-rw.postgres.svc.cluster.local",
+            database="litellm",
+            user="litellm",
+            namespace_labels={NAMESPACE_NAME_LABEL: "postgres"},
+        ),
         # The Valkey that already runs in the cluster; its password is REDIS_PASSWORD in the
         # litellm group (filled by the External Secrets Operator).
         redis=ExistingRedis(

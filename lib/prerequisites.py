@@ -13,6 +13,7 @@ from typing import Any
 
 from lib.environments import Environment
 from lib.secrets.model import SecretsDocument
+from lib.specs.database import ExistingPostgres
 from lib.specs.modes import SecretMode
 from lib.specs.redis import ExistingRedis
 
@@ -126,6 +127,14 @@ def prerequisites(
         lines.append(
             f"Redis or Valkey at {redis.host}:{redis.port}{' (TLS)' if redis.tls else ''}, "
             f"db {redis.db}, reachable from namespace {namespace}; {password}"
+        )
+    if isinstance(environment.database, ExistingPostgres):
+        database = environment.database
+        lines.append(
+            f"Postgres at {database.host}:{database.port}, database {database.database}, user "
+            f"{database.user} (sslmode {database.sslmode.value}), reachable from namespace "
+            f"{namespace}; its password under key {database.password_key} of group "
+            f"{environment.litellm_group} (docs/database.md)"
         )
     if environment.secret_mode is SecretMode.EXTERNAL and environment.external_secrets:
         source = environment.external_secrets

@@ -23,8 +23,10 @@ from lib.secrets.encrypted_file import (
     manifest_recipients,
     refuse_unencrypted_secret_data,
 )
+from lib.secrets.gateway_secrets import AppKeyRequest, check_gateway_secrets
 from lib.secrets.model import SecretsDocument, parse_key_names, parse_secrets
 from lib.secrets.sops import decrypt, encrypt_manifests
+from lib.specs.gateway_access import KEY_VARIABLE
 from lib.specs.image import ImageRef
 from lib.specs.redis import InClusterValkey
 from lib.wiring import LITELLM_POD, Wiring, wire
@@ -152,13 +154,24 @@ def synthesize(
         where=where,
         secrets_hint=secrets_hint,
     )
-    digests = _secrets_digests(secrets, wiring)
+    database = environment.database_connection
+    gateway_secrets = check_gateway_secrets(
+        secrets,
+        litellm_group=wiring.litellm_groups[0],
+        database_password_key=database.password_key if database is not None else None,
+        apps=[
+            AppKeyRequest(app=app.name, group=app.name, key=KEY_VARIABLE)
+            for app, _ in environment.gateway_apps
+        ],
+        where=where,
+    )
+    digests = _secrets_digests(secrets, wiring, environment)
 
     check_jsii_can_start()
     with node_failures_told():
         from charts.manifests import build_manifests  # starts jsii: only once the input is good
 
-        manifests = build_manifests(environment, secrets, wiring, digests)
+        manifests = build_manifests(environment, secrets, wiring, digests, gateway_secrets)
     files = tuple(_rendered(manifest, environment) for manifest in manifests)
     warnings = write_output(output, files)
     return SynthReport(
@@ -213,14 +226,20 @@ def _check_redis_password(
         )
 
 
-def _secrets_digests(secrets: SecretsDocument, wiring: Wiring) -> dict[str, str]:
-    """Per pod, a digest of the secret data it consumes (see lib/secrets/digest.py).
+def _secrets_digests(
+    secrets: SecretsDocument, wiring: Wiring, environment: Environment
+) -> dict[str, str]:
+    """Per pod, a digest of the secret data it consumes (see lib/secrets/digest.py); an app
+    with gateway access also consumes its own group's key.
 
     None without values (external mode): there the operator rotates Secrets in the cluster.
     """
     if secrets.master_key is None:
         return {}
     pods = {LITELLM_POD: wiring.litellm_groups, **wiring.app_groups}
+    for app, _ in environment.gateway_apps:
+        if app.name not in pods[app.name]:
+            pods[app.name] = (*pods[app.name], app.name)
     return {
         pod: secrets_digest(
             [group for name in groups if (group := secrets.group_named(name)) is not None],

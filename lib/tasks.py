@@ -161,12 +161,15 @@ def _skeleton(env: str) -> str:
     groups as the default environment's file names them (key names are plaintext there, nothing
     is decrypted), plus the master key, the models' provider keys and the Redis password."""
     from lib.proxy_config.providers import PROVIDER_KEY_VARIABLES, provider_of
+    from lib.specs.gateway_access import KEY_VARIABLE
 
     environment = environment_named(env)
     groups: dict[str, list[str]] = {environment.litellm_group: [MASTER_KEY]}
     for app in environment.apps:
         for group in app.secret_groups:
             groups.setdefault(group, [])
+    for app, _ in environment.gateway_apps:
+        groups.setdefault(app.name, [KEY_VARIABLE])  # its own gateway key (docs/gateway-keys.md)
     example = PROJECT_ROOT / environment_named(DEFAULT_ENVIRONMENT).secrets_file
     if example.is_file():
         for path in inspect_encrypted_file(example).key_paths:
@@ -181,9 +184,12 @@ def _skeleton(env: str) -> str:
         )
         if variables and not set(variables) & set(litellm):
             litellm.append(variables[0])
-    connection = environment.redis_connection
-    if connection is not None and connection.password_key not in (None, *litellm):
-        litellm.append(str(connection.password_key))
+    for password_key in (
+        environment.redis.password_key if environment.redis is not None else None,
+        environment.database.password_key if environment.database is not None else None,
+    ):
+        if password_key is not None and password_key not in litellm:
+            litellm.append(password_key)
     lines = [
         "# Key names: in external mode prod reads this file for its key names, never its values.",
         "# The values live in the secret store, one remote secret per group (docs/secrets.md).",

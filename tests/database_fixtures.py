@@ -72,8 +72,14 @@ def database_proxy(
         )
         for name in DATABASE_MODELS
     )
+    dev = ENVIRONMENTS["dev"]
     environment = replace(
-        ENVIRONMENTS["dev"], name="dbtest", proxy=ProxyConfigSpec(models=models), redis=None
+        dev,
+        name="dbtest",
+        proxy=ProxyConfigSpec(models=models),
+        redis=None,
+        # dev's chatbot declares dev's models; the gateway-key e2e tests declare their own apps.
+        apps=tuple(app for app in dev.apps if app.gateway is None),
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOPS_AGE_KEY_FILE", str(age_key.key_file))
@@ -81,7 +87,11 @@ def database_proxy(
             SynthRequest(environment="dbtest", outdir=work / "dist", secrets_file=secrets_file),
             {"dbtest": environment},
         )
-    container = compose(list(report.objects), "litellm", work / "configmaps")
+    # The pod's schema gate waits for the release's newest migration: the postgres fixture has
+    # applied every migration of the release before the proxy starts.
+    container = compose(
+        list(report.objects), "litellm", work / "configmaps", init_containers_run_by_caller=True
+    )
     # Until the synth wires the database (issue 13), these are the Deployment's missing
     # variables; the synthesized ones take their place then.
     missing_from_synth = {

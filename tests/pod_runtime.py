@@ -137,9 +137,16 @@ def _http_path(probe: ProbeTarget) -> str:
 
 
 def compose(
-    objects: Sequence[Mapping[str, Any]], deployment_name: str, root: Path
+    objects: Sequence[Mapping[str, Any]],
+    deployment_name: str,
+    root: Path,
+    *,
+    init_containers_run_by_caller: bool = False,
 ) -> ContainerProcess:
-    """The single container of ``deployment_name``; ConfigMap files are rendered below ``root``."""
+    """The single container of ``deployment_name``; ConfigMap files are rendered below ``root``.
+
+    A pod with init containers is refused unless ``init_containers_run_by_caller``: the caller
+    then guarantees what they wait for (for LiteLLM's schema gate: the migrations applied)."""
     by_kind_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     deployment = by_kind_name[("Deployment", deployment_name)]
     pod = deployment["spec"]["template"]["spec"]
@@ -147,12 +154,10 @@ def compose(
     # which the process here would not get: only a pod without them runs as it would there.
     if pod.get("enableServiceLinks", True) is not False:
         raise UnsupportedPodSpec("pod: enableServiceLinks is not false")
-    _refuse_unknown(
-        pod,
-        {"containers", "volumes", "securityContext", "enableServiceLinks"},
-        _POD_FIELDS_WITHOUT_LOCAL_EFFECT,
-        "pod",
-    )
+    known = {"containers", "volumes", "securityContext", "enableServiceLinks"}
+    if init_containers_run_by_caller:
+        known.add("initContainers")
+    _refuse_unknown(pod, known, _POD_FIELDS_WITHOUT_LOCAL_EFFECT, "pod")
     (container,) = pod["containers"]
     _refuse_unknown(
         container,

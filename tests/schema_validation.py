@@ -37,6 +37,7 @@ _SCHEMAS = Path(__file__).with_name("schemas")
 _CUSTOM_RESOURCE_SCHEMAS: dict[tuple[str, str], str] = {
     ("external-secrets.io/v1", "ExternalSecret"): "externalsecret-v1.schema.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor-v1.schema.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule-v1.schema.json",
     ("gateway.networking.k8s.io/v1", "HTTPRoute"): "httproute-v1.schema.json",
 }
 # Schema keywords whose values are schemas (or lists or maps of them), the only places

@@ -422,7 +422,10 @@ def test_bad_input_awkward_but_valid_values_come_through_byte_exact(
         "LOOKS_OCTAL_IN_YAML_1_2": "0o17",
         "LOOKS_LIKE_A_BOOLEAN_TO_GO_YAML": "y",
     }
-    document = {"litellm": FAKE_SECRETS["litellm"], "stripe": {**FAKE_SECRETS["stripe"], **awkward}}
+    document = {
+        **FAKE_SECRETS,
+        "stripe": {**FAKE_SECRETS["stripe"], **awkward},
+    }
     # Written with the project's renderer: PyYAML alone writes 0o17 plain, which sops (a YAML
     # 1.2 reader) would encrypt as a number.
     plain_yaml = render([document])

@@ -170,7 +170,15 @@ def test_checkov_digest_check_passes_when_images_are_pinned(scan: Mapping[str, A
     pinned = {
         f.resource for f in _passed(scan) if f.case == "prod-digests" and f.check == DIGEST_CHECK
     }
-    assert pinned == {"Deployment.seance.litellm", "Deployment.seance.backend"}
+    # Every workload: the Jobs and the CronJob run LiteLLM's image, pinned with it.
+    assert {name.rsplit("-", 1)[0] if name.startswith("Job.") else name for name in pinned} == {
+        "Deployment.seance.litellm",
+        "Deployment.seance.backend",
+        "Deployment.seance.chatbot",
+        "Job.seance.litellm-migrate",
+        "Job.seance.litellm-keys",
+        "CronJob.seance.litellm-keys",
+    }
 
 
 def test_checkov_sees_a_weakened_pod(scan: Mapping[str, Any]) -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from lib.environments import ENVIRONMENTS
 from lib.errors import one_line
 from lib.secrets.demo_key import DEMO_KEY_FILE, DEMO_RECIPIENT
+from lib.synthesis import SynthRequest, synthesize
 from tests.helpers import (
     FAKE_SECRETS,
     PROJECT_ROOT,
@@ -20,6 +22,7 @@ from tests.helpers import (
     new_age_key,
     run_cli,
     tree_bytes,
+    without_gateway,
 )
 
 
@@ -184,19 +187,17 @@ def test_cli_unknown_environment(tmp_path: Path) -> None:
 
 
 def test_cli_flat_layout_gives_everything_one_shared_secret(
-    encrypted: Callable[[object], Path], age_key: AgeKey, tmp_path: Path
+    encrypted: Callable[[object], Path], with_test_key: AgeKey, tmp_path: Path
 ) -> None:
+    """In-process, on dev without its gateway app: an app's gateway key lives in the app's own
+    group, which the flat layout does not have (such an app is refused: test_bad_input)."""
     flat = {key: value for group in FAKE_SECRETS.values() for key, value in group.items()}
     outdir = tmp_path / "dist"
-    result = run_cli(
-        "--secrets",
-        str(encrypted(flat)),
-        "--outdir",
-        str(outdir),
-        env=clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file)),
+    report = synthesize(
+        SynthRequest(environment="dev", outdir=outdir, secrets_file=encrypted(flat)),
+        {"dev": without_gateway(ENVIRONMENTS["dev"])},
     )
-    assert result.returncode == 0, result.stderr
-    assert "(flat layout;" in result.stdout
+    assert any("(flat layout;" in line for line in report.lines())
     gateway = (outdir / "20-gateway.k8s.yaml").read_text()
     assert gateway.count("name: shared-secrets") == 3  # LiteLLM, Valkey's password, the backend
     assert "name: shared-secrets" in (outdir / "10-secrets.k8s.yaml").read_text()

@@ -21,9 +21,11 @@ from lib.litellm_runtime import WritableMount
 from lib.proxy_config.spec import ModelSpec
 from lib.specs.apps import NoProbes
 from lib.specs.availability import AutoscalingSpec, AvailabilitySpec
+from lib.specs.database import InClusterPostgres
+from lib.specs.gateway_access import GatewayAccess
 from lib.specs.image import ImagePolicy, ImageRef
 from lib.specs.metrics import MetricsSpec
-from lib.specs.network import AppIngress, NetworkSpec
+from lib.specs.network import NAMESPACE_NAME_LABEL, AppIngress, NetworkSpec
 from lib.specs.redis import ExistingRedis, InClusterValkey
 from lib.synthesis import SynthReport, SynthRequest, synthesize
 from tests.helpers import FAKE_SECRETS, PROJECT_ROOT, AgeKey, clean_env
@@ -67,7 +69,9 @@ def test_hardening_image_report_line_says_whether_each_image_is_pinned(
     assert report.images_line() == (
         f"images: litellm ghcr.io/berriai/litellm-non_root:v1.106.2@{DIGEST} (pinned by digest); "
         "backend docker.io/hashicorp/http-echo:1.0.0 (tag only, no digest); "
-        "valkey docker.io/valkey/valkey:8.1.1 (tag only, no digest)"
+        "chatbot docker.io/hashicorp/http-echo:1.0.0 (tag only, no digest); "
+        "valkey docker.io/valkey/valkey:8.1.1 (tag only, no digest); "
+        "postgres docker.io/library/postgres:17.6-bookworm (tag only, no digest)"
     )
     assert report.images_line() in report.lines()
     main_container = find(report, "Deployment", "litellm")["spec"]["template"]["spec"][
@@ -128,9 +132,11 @@ def test_hardening_required_digests_cover_the_in_cluster_valkey() -> None:
         "environment's image_policy requires digests: run `make lock-images ENV=dev` and "
         "commit images.lock.yaml, or append @sha256:<digest> to the image (docs/images.md)"
     )
+    assert isinstance(dev.database, InClusterPostgres)
     all_pinned = replace(
         pinned_except_valkey,
         redis=replace(dev.redis, image=replace(dev.redis.image, digest=DIGEST)),
+        database=replace(dev.database, image=replace(dev.database.image, digest=DIGEST)),
     )
     assert pin_images(all_pinned, *no_lock).environment == all_pinned
     assert images(all_pinned)["valkey"] == ImageRef.parse(f"docker.io/valkey/valkey:8.1.1@{DIGEST}")
@@ -188,12 +194,14 @@ def test_hardening_network_policies_follow_each_apps_ingress(
     backend = dev.apps[0]
     # Not published (no route): reachable by nobody, and by what AppIngress names.
     worker = replace(backend, name="worker", ingress=AppIngress(), route=None)
+    # Only an app with gateway access may reach LiteLLM's port.
     api = replace(
         backend,
         name="api",
         port=8080,
         ingress=AppIngress(from_gateway=True, from_apps=("worker",)),
         route=None,
+        gateway=GatewayAccess(models=("local",)),
     )
     vllm = ModelSpec(
         name="local",
@@ -212,7 +220,11 @@ def test_hardening_network_policies_follow_each_apps_ingress(
             egress_cidrs=("0.0.0.0/0", "10.0.0.0/8"),
         ),
     )
-    secrets = {**FAKE_SECRETS, "litellm": {**FAKE_SECRETS["litellm"], "VLLM_API_KEY": "sk-vllm"}}
+    secrets = {
+        **FAKE_SECRETS,
+        "litellm": {**FAKE_SECRETS["litellm"], "VLLM_API_KEY": "sk-vllm"},
+        "api": {"LITELLM_API_KEY": "sk-fixture-api-0e5c2b7d9a4f1836"},
+    }
     report = synth(environment, encrypted(secrets), tmp_path)
 
     controller = {
@@ -231,7 +243,7 @@ def test_hardening_network_policies_follow_each_apps_ingress(
     }
     (litellm_rule,) = find(report, "NetworkPolicy", "litellm-ingress")["spec"]["ingress"]
     assert litellm_rule == {
-        "from": [controller, pods("backend"), pods("worker"), pods("api")],
+        "from": [controller, pods("litellm-keys", "gateway-keys"), pods("api")],
         "ports": [{"protocol": "TCP", "port": 4000}],
     }
     (api_rule,) = find(report, "NetworkPolicy", "api-ingress")["spec"]["ingress"]
@@ -349,7 +361,12 @@ def test_hardening_egress_to_an_external_redis_goes_to_the_cidr_blocks(
     report = synth(replace(prod, redis=external), fixture_secrets, tmp_path)
     egress = _policy(report, "litellm-egress")["egress"]
     assert [rule for rule in egress if "namespaceSelector" in str(rule.get("to"))] == [
-        egress[0]  # DNS only
+        egress[0],  # DNS
+        # prod's Postgres, in its namespace
+        {
+            "to": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "postgres"}}}],
+            "ports": [{"protocol": "TCP", "port": 5432}],
+        },
     ]
     assert egress[-1] == {
         "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],

@@ -22,11 +22,13 @@ from tests.oci_registry import LocalRegistry, image_layout, multi_arch_layout
 from tests.proxy_harness import free_port
 
 DEV = ENVIRONMENTS["dev"]
-# Where dev's three workloads find their images in the local registry, by tag as written.
+# Where dev's workloads find their images in the local registry, by tag as written.
 TARGETS = {
     "litellm": "litellm-non_root:v1.106.12",
     "backend": "http-echo:1.0.0",
+    "chatbot": "http-echo:1.0.0",
     "valkey": "valkey:8.1.1",
+    "postgres": "postgres:17.6-bookworm",
 }
 
 
@@ -72,7 +74,7 @@ def test_lock_images_writes_the_digests_the_registry_reports(
             f"{workload} {image} -> {served[workload]} (OCI image manifest)"
             for workload, image in images(environment).items()
         ),
-        f"wrote {lock}: environment 'dev', 3 image(s) locked",
+        f"wrote {lock}: environment 'dev', {len(set(TARGETS.values()))} image(s) locked",
     ]
     assert dict(read_lock(lock).digests_of("dev")) == {
         str(image): served[workload] for workload, image in images(environment).items()

@@ -12,6 +12,7 @@ from lib.environments import ENVIRONMENTS, images
 from lib.errors import SynthError
 from lib.images.lock import ImageLock
 from lib.images.pinning import pin_images
+from lib.specs.database import POSTGRES_IMAGE
 from lib.specs.image import ImagePolicy, ImageRef
 
 DEV = ENVIRONMENTS["dev"]
@@ -32,9 +33,11 @@ def test_pinning_a_locked_tag_renders_tag_and_digest_and_leaves_the_rest() -> No
     assert {workload: str(image) for workload, image in images(pinned.environment).items()} == {
         "litellm": str(DEV.gateway.image),
         "backend": f"{ECHO}@{DIGEST_A}",
+        "chatbot": f"{ECHO}@{DIGEST_A}",
         "valkey": f"{VALKEY}@{DIGEST_B}",
+        "postgres": str(POSTGRES_IMAGE),
     }
-    assert pinned.locked == {"backend", "valkey"}
+    assert pinned.locked == {"backend", "chatbot", "valkey"}
 
 
 def test_pinning_uses_only_the_environments_own_entries() -> None:

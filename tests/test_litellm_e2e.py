@@ -31,7 +31,14 @@ from lib.environments import ENVIRONMENTS, PathPrefixMode
 from lib.litellm_runtime import PROXY_GID, PROXY_UID, RUNTIME_ENV, UI_MOUNT
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.synthesis import SynthRequest, synthesize
-from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, PROJECT_ROOT, AgeKey, encrypt_document
+from tests.helpers import (
+    FAKE_MASTER_KEY,
+    FAKE_SECRETS,
+    PROJECT_ROOT,
+    AgeKey,
+    encrypt_document,
+    without_gateway,
+)
 from tests.locked_down import command, in_namespace_of, kept_entries
 from tests.pod_runtime import ContainerProcess, compose
 from tests.proxy_harness import (
@@ -203,7 +210,8 @@ def _start_proxy(
     )
     environments = {
         "e2e": replace(
-            ENVIRONMENTS["dev"],
+            # The database-backed gateway runs in its own e2e tests, on a real Postgres.
+            without_gateway(ENVIRONMENTS["dev"]),
             name="e2e",
             proxy=ProxyConfigSpec(models=(model,)),
             path_prefix_mode=mode,
@@ -269,7 +277,8 @@ def test_e2e_probe_paths_from_the_deployment_answer(proxy: RunningProxy) -> None
 
 
 def test_e2e_pod_gets_exactly_its_groups_keys(proxy: RunningProxy) -> None:
-    plain = {*RUNTIME_ENV, DRAIN_TIMEOUT_VARIABLE} | (
+    # The admin UI and API pages are off without admin_ui.
+    plain = {*RUNTIME_ENV, DRAIN_TIMEOUT_VARIABLE, "DISABLE_ADMIN_UI", "NO_DOCS", "NO_REDOC"} | (
         {"SERVER_ROOT_PATH"} if proxy.mode is PathPrefixMode.ROOT_PATH else set()
     )
     assert set(proxy.container.env) == set(FAKE_SECRETS["litellm"]) | plain

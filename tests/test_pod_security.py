@@ -31,7 +31,13 @@ RESTRICTED_VOLUME_TYPES = frozenset(
         "secret",
     }
 )
-POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet")
+POD_TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "CronJob")
+
+
+def pod_spec(obj: Mapping[str, Any]) -> Pod:
+    """The pod template's spec; a CronJob's is one level deeper, in its Job template."""
+    spec = obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"]
+    return spec["template"]["spec"]  # type: ignore[no-any-return]
 
 
 def _containers(pod: Pod) -> list[Container]:
@@ -85,7 +91,7 @@ def violations(objects: Iterable[Mapping[str, Any]], field: str) -> list[str]:
     for obj in objects:
         if obj["kind"] not in POD_TEMPLATE_KINDS:
             continue
-        pod = obj["spec"]["template"]["spec"]
+        pod = pod_spec(obj)
         for container in _containers(pod):
             if not FIELD_CHECKS[field](pod, container):
                 found.append(
@@ -95,7 +101,12 @@ def violations(objects: Iterable[Mapping[str, Any]], field: str) -> list[str]:
 
 
 def _pod_template_names(objects: list[Any]) -> list[str]:
-    return sorted(o["metadata"]["name"] for o in objects if o["kind"] in POD_TEMPLATE_KINDS)
+    """Names, with the digest of a Job named per release or declaration cut off."""
+    return sorted(
+        o["metadata"]["name"].rsplit("-", 1)[0] if o["kind"] == "Job" else o["metadata"]["name"]
+        for o in objects
+        if o["kind"] in POD_TEMPLATE_KINDS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -122,12 +133,21 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SynthReport]:
 def test_pod_security_restricted(reports: Mapping[str, SynthReport], field: str) -> None:
     for name, report in reports.items():
         assert violations(list(report.objects), field) == [], f"{name}: {field}"
-    # Every pod template was looked at: the proxy, the app and (in dev) the in-cluster Valkey.
+    # Every pod template was looked at: the proxy, the apps, the migration and key Jobs (and
+    # prod's key CronJob), and in dev the in-cluster Valkey and Postgres.
     covered = {name: _pod_template_names(list(r.objects)) for name, r in reports.items()}
+    dev = ["backend", "chatbot", "litellm", "litellm-keys", "litellm-migrate", "postgres", "valkey"]
     assert covered == {
-        "dev": ["backend", "litellm", "valkey"],
-        "dev-sops": ["backend", "litellm", "valkey"],
-        "prod": ["backend", "litellm"],
+        "dev": dev,
+        "dev-sops": dev,
+        "prod": [
+            "backend",
+            "chatbot",
+            "litellm",
+            "litellm-keys",
+            "litellm-keys",
+            "litellm-migrate",
+        ],
     }
 
 
@@ -170,7 +190,10 @@ def test_pod_security_check_catches_a_broken_field(
     ]
     broken: Any = copy.deepcopy(dict(deployment))
     BREAKERS[field](broken["spec"]["template"]["spec"])
-    assert violations([broken], field) == ["Deployment litellm, container litellm"]
+    # A pod-level field breaks every container of the pod, the schema gate included.
+    pod_level = field in ("hostNamespaces", "volumes")
+    names = ["schema-gate", "litellm"] if pod_level else ["litellm"]
+    assert violations([broken], field) == [f"Deployment litellm, container {n}" for n in names]
     others = [f for f in FIELD_CHECKS if f != field and violations([broken], f)]
     assert others == []
 

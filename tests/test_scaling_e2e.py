@@ -51,7 +51,14 @@ from lib.specs.metrics import MULTIPROC_DIR, MetricsSpec
 from lib.specs.redis import VALKEY_UID, InClusterValkey
 from lib.specs.router import RouterSpec
 from lib.synthesis import SynthRequest, synthesize
-from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, PROJECT_ROOT, AgeKey, encrypt_document
+from tests.helpers import (
+    FAKE_MASTER_KEY,
+    FAKE_SECRETS,
+    PROJECT_ROOT,
+    AgeKey,
+    encrypt_document,
+    without_gateway,
+)
 from tests.locked_down import command, in_namespace_of
 from tests.pod_runtime import ContainerProcess, compose
 from tests.proxy_harness import (
@@ -155,7 +162,7 @@ def providers() -> Iterator[dict[str, Provider]]:
 
 def scaling_environment(providers: Mapping[str, Provider]) -> Any:
     primary, fallback = providers["primary"].base, providers["fallback"].base
-    dev = ENVIRONMENTS["dev"]
+    dev = without_gateway(ENVIRONMENTS["dev"])
 
     def openai(name: str, upstream: str, **limits: Any) -> ModelSpec:
         return ModelSpec(

@@ -45,7 +45,11 @@ def test_modes_external_needs_no_key_and_writes_no_value(
         for value in all_values(FAKE_SECRETS):
             assert value.encode() not in content
     externals = list(yaml.safe_load_all(written["10-external-secrets.k8s.yaml"][0]))
-    assert [e["spec"]["target"]["name"] for e in externals] == ["litellm-secrets", "stripe-secrets"]
+    assert [e["spec"]["target"]["name"] for e in externals] == [
+        "litellm-secrets",
+        "stripe-secrets",
+        "chatbot-secrets",
+    ]
     for external in externals:
         validate_strict(external)
     gateway = written["20-gateway.k8s.yaml"][0].decode()

@@ -38,7 +38,14 @@ from lib.environments import ENVIRONMENTS
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.specs.availability import AvailabilitySpec
 from lib.synthesis import SynthRequest, synthesize
-from tests.helpers import FAKE_MASTER_KEY, FAKE_SECRETS, PROJECT_ROOT, AgeKey, encrypt_document
+from tests.helpers import (
+    FAKE_MASTER_KEY,
+    FAKE_SECRETS,
+    PROJECT_ROOT,
+    AgeKey,
+    encrypt_document,
+    without_gateway,
+)
 from tests.locked_down import command, in_namespace_of
 from tests.pod_runtime import ContainerProcess, compose
 from tests.proxy_harness import OFFLINE, PROXY_BIN, _stop, _wait_until_live, free_port
@@ -171,7 +178,7 @@ def pod(age_key: AgeKey, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         for name in (FAST_MODEL, SLOW_MODEL)
     )
     environment = replace(
-        ENVIRONMENTS["dev"],
+        without_gateway(ENVIRONMENTS["dev"]),  # one proxy without Postgres
         name="stop",
         # A try may take 60 s: longer than the held answer, which the drain must wait for.
         proxy=ProxyConfigSpec(

@@ -159,7 +159,7 @@ def test_table_slips_unknown_field_lists_the_fields(pristine: Path, tmp_path: Pa
     assert err == (
         f"error: lib/environments.py line {line}, _EXAMPLE_BACKEND (used by environments 'dev', "
         "'prod'): ConsumerAppSpec has no field 'availability': its fields are name, image, port, "
-        "secret_groups, probes, args, replicas, run_as_user, ingress, route\n"
+        "secret_groups, probes, args, replicas, run_as_user, ingress, gateway, route\n"
     )
 
 

@@ -102,7 +102,12 @@ def test_tasks_prod_secrets_enables_the_rule_and_prod_synthesizes(
         "from namespace seance; its password under key REDIS_PASSWORD of group litellm",
         "- in store seance-secret-store: remote secret seance/litellm with properties "
         "LITELLM_MASTER_KEY, OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENROUTER_API_KEY, "
-        "REDIS_PASSWORD (the real values)",
+        "REDIS_PASSWORD, LITELLM_SALT_KEY, DATABASE_PASSWORD (the real values)",
+        "- in store seance-secret-store: remote secret seance/chatbot with properties "
+        "LITELLM_API_KEY (the real values)",
+        "- Postgres at postgres-rw.postgres.svc.cluster.local:5432, database litellm, user "
+        "litellm (sslmode require), reachable from namespace seance; its password under key "
+        "DATABASE_PASSWORD of group litellm (docs/database.md)",
         "- in store seance-secret-store: remote secret seance/stripe with properties "
         "STRIPE_SECRET_KEY, STRIPE_PRICE_ID (the real values)",
     ):

@@ -25,7 +25,9 @@ class ConsumerApp(Construct):
 
     Apps run under Pod Security "restricted" with a read-only root filesystem, as the numeric
     user of their spec, with the probes of their spec. ``pod_annotations`` carries the secrets
-    digest, so a rotated key rolls the pods.
+    digest, so a rotated key rolls the pods. ``env``: single variables (the gateway's base URL
+    and the app's key under the names it chose). ``init_containers``: run first (the wait for
+    the app's gateway key).
     """
 
     def __init__(
@@ -36,6 +38,8 @@ class ConsumerApp(Construct):
         spec: ConsumerAppSpec,
         secrets: Sequence[kplus.ISecret],
         pod_annotations: Mapping[str, str] | None = None,
+        env: Mapping[str, kplus.EnvValue] | None = None,
+        init_containers: Sequence[kplus.ContainerProps] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         labels = {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": "app"}
@@ -50,6 +54,7 @@ class ConsumerApp(Construct):
             pod_metadata=cdk8s.ApiObjectMetadata(labels=labels, annotations=pod_annotations),
             security_context=restricted_pod_security(user=spec.run_as_user, group=spec.run_as_user),
             automount_service_account_token=False,
+            init_containers=list(init_containers) or None,
             containers=[
                 kplus.ContainerProps(
                     name=spec.name,
@@ -58,6 +63,7 @@ class ConsumerApp(Construct):
                     args=list(spec.args) or None,
                     ports=[kplus.ContainerPort(number=spec.port, name="http")],
                     env_from=[kplus.Env.from_secret(secret) for secret in secrets],
+                    env_variables=dict(env) if env else None,
                     security_context=restricted_container_security(
                         user=spec.run_as_user, group=spec.run_as_user
                     ),

@@ -66,6 +66,7 @@ class LiteLLMProps:
     password). ``workers``: proxy worker processes (``--num_workers``). ``metrics_port``: the
     separate Prometheus port (``--prometheus_metrics_port``), a container and Service port named
     ``metrics``; ``None``: none. ``scaling_mounts``: emptyDirs the Redis/metrics wiring needs.
+    ``init_containers``: run before the proxy (the database's schema gate).
     """
 
     image: ImageRef
@@ -80,6 +81,7 @@ class LiteLLMProps:
     workers: int = 1
     metrics_port: int | None = None
     scaling_mounts: Sequence[WritableMount] = ()
+    init_containers: Sequence[kplus.ContainerProps] = ()
     drain_seconds: int = 30
     keepalive_seconds: int = litellm_runtime.UVICORN_DEFAULT_KEEPALIVE_SECONDS
     trusted_proxy_cidrs: Sequence[str] = ()
@@ -178,6 +180,7 @@ class LiteLLM(Construct):
                 user=litellm_runtime.PROXY_UID, group=litellm_runtime.PROXY_GID
             ),
             automount_service_account_token=False,
+            init_containers=list(props.init_containers) or None,
             termination_grace_period=cdk8s.Duration.seconds(
                 props.availability.termination_grace_seconds(props.drain_seconds)
             ),

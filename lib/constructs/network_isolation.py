@@ -53,8 +53,9 @@ class Scraper:
 
 @dataclass(frozen=True)
 class RedisEgress:
-    """A Redis outside the namespace that LiteLLM must reach on ``port``: on the pods of the
-    namespaces with ``namespace`` labels, or (``None``) at the network's ``egress_cidrs``."""
+    """A Redis (or Postgres) outside the namespace that LiteLLM must reach on ``port``: on the
+    pods of the namespaces with ``namespace`` labels, or (``None``) at the network's
+    ``egress_cidrs``."""
 
     port: int
     namespace: Mapping[str, str] | None
@@ -65,17 +66,21 @@ class NetworkIsolation(Construct):
 
     - ``default-deny``: every pod of the namespace refuses connections not allowed below.
     - ``<gateway>-ingress``: LiteLLM's port is open to the ``forwarder`` (the ingress controller
-      of the spec, or the Gateway's data plane) and to every app.
+      of the spec, or the Gateway's data plane) and to the pods of ``gateway_clients`` (the apps
+      with gateway access, the key reconciler), no other app.
     - ``<app>-ingress``: an app's port is open to what its ``AppIngress`` names (no policy,
       and so no ingress, when it names nothing).
     - ``<valkey>-ingress`` (with an in-cluster ``valkey``): its port is open to the LiteLLM pods
       only.
+    - ``<postgres>-ingress`` (with an in-cluster ``postgres``): its port is open to the LiteLLM
+      pods and the pods of ``postgres_clients`` (the migration Job) only.
     - ``<gateway>-metrics-ingress`` (with a ``scraper``): the metrics port is open to the
       monitoring namespace's pods only.
     - ``<gateway>-egress`` (only with ``restrict_gateway_egress``): LiteLLM may reach DNS, pods
       of its namespace (whose own ingress policies then decide, the in-cluster Valkey's
       included), ``egress_ports`` at the spec's CIDR blocks, and an existing Redis
-      (``redis_egress``) on its port: in its namespace, or at the CIDR blocks.
+      (``redis_egress``) and an existing Postgres (``database_egress``) on their ports: in their
+      namespaces, or at the CIDR blocks.
 
     The kubelet's probes are not subject to NetworkPolicy: traffic from a pod's own node is
     always allowed.
@@ -94,6 +99,10 @@ class NetworkIsolation(Construct):
         valkey: IsolatedWorkload | None = None,
         scraper: Scraper | None = None,
         redis_egress: RedisEgress | None = None,
+        gateway_clients: Sequence[Mapping[str, str]] = (),
+        postgres: IsolatedWorkload | None = None,
+        postgres_clients: Sequence[Mapping[str, str]] = (),
+        database_egress: RedisEgress | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if forwarder is None:
@@ -107,7 +116,7 @@ class NetworkIsolation(Construct):
             pod_labels=gateway.pod_labels,
             ingress=[
                 {
-                    "from": [controller, *(pods_peer(app.pod_labels) for app, _ in apps)],
+                    "from": [controller, *(pods_peer(labels) for labels in gateway_clients)],
                     "ports": tcp(gateway.port),
                 }
             ],
@@ -136,6 +145,22 @@ class NetworkIsolation(Construct):
                 pod_labels=valkey.pod_labels,
                 ingress=[{"from": [pods_peer(gateway.pod_labels)], "ports": tcp(valkey.port)}],
             )
+        if postgres is not None:
+            NetworkPolicy(
+                self,
+                f"{postgres.name}-ingress",
+                name=f"{postgres.name}-ingress",
+                pod_labels=postgres.pod_labels,
+                ingress=[
+                    {
+                        "from": [
+                            pods_peer(gateway.pod_labels),
+                            *(pods_peer(labels) for labels in postgres_clients),
+                        ],
+                        "ports": tcp(postgres.port),
+                    }
+                ],
+            )
         if scraper is not None:
             NetworkPolicy(
                 self,
@@ -155,19 +180,26 @@ class NetworkIsolation(Construct):
                 f"{gateway.name}-egress",
                 name=f"{gateway.name}-egress",
                 pod_labels=gateway.pod_labels,
-                egress=_gateway_egress(spec, gateway_egress_ports, redis_egress),
+                egress=_gateway_egress(
+                    spec,
+                    gateway_egress_ports,
+                    [e for e in (redis_egress, database_egress) if e is not None],
+                ),
             )
 
 
 def _gateway_egress(
-    spec: NetworkSpec, ports: Sequence[int], redis: RedisEgress | None
+    spec: NetworkSpec, ports: Sequence[int], services: Sequence[RedisEgress]
 ) -> list[Rule]:
     cidr_ports = {*ports}
     redis_rules: list[Rule] = []
-    if redis is not None and redis.namespace is None:
-        cidr_ports.add(redis.port)
-    elif redis is not None and redis.namespace is not None:
-        redis_rules.append({"to": [namespace_peer(redis.namespace, {})], "ports": tcp(redis.port)})
+    for service in services:
+        if service.namespace is None:
+            cidr_ports.add(service.port)
+        else:
+            redis_rules.append(
+                {"to": [namespace_peer(service.namespace, {})], "ports": tcp(service.port)}
+            )
     return [
         {
             "to": [

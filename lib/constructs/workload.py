@@ -72,7 +72,7 @@ def restricted_pod_security(*, user: int, group: int) -> kplus.PodSecurityContex
     )
 
 
-def restrict_pod(deployment: kplus.Deployment) -> None:
+def restrict_pod(workload: kplus.Deployment | kplus.Job | kplus.CronJob) -> None:
     """Pod-level settings every pod here shares, which cdk8s-plus does not set.
 
     - The seccomp profile on the pod too, so that a container added later (a sidecar, a debug
@@ -82,13 +82,23 @@ def restrict_pod(deployment: kplus.Deployment) -> None:
       ``VALKEY_*``, ...): names that can collide with a program's own settings, and a map of
       the namespace no pod asked for. Cluster DNS finds every Service here.
     """
-    api_object = cdk8s.ApiObject.of(deployment)
-    api_object.add_json_patch(
-        cdk8s.JsonPatch.add(
-            "/spec/template/spec/securityContext/seccompProfile", SECCOMP_RUNTIME_DEFAULT
-        )
+    pod = (
+        "/spec/jobTemplate/spec/template/spec"
+        if isinstance(workload, kplus.CronJob)
+        else "/spec/template/spec"
     )
-    api_object.add_json_patch(cdk8s.JsonPatch.add("/spec/template/spec/enableServiceLinks", False))
+    api_object = cdk8s.ApiObject.of(workload)
+    api_object.add_json_patch(
+        cdk8s.JsonPatch.add(f"{pod}/securityContext/seccompProfile", SECCOMP_RUNTIME_DEFAULT)
+    )
+    api_object.add_json_patch(cdk8s.JsonPatch.add(f"{pod}/enableServiceLinks", False))
+    if not isinstance(workload, kplus.Deployment):
+        # A Job's pods are its own (the API server selects them by the Job's uid); the
+        # construct-path label cdk8s-plus adds would only change with a rename.
+        template = pod.removesuffix("/spec")
+        api_object.add_json_patch(
+            cdk8s.JsonPatch.remove(f"{template}/metadata/labels/{_ADDRESS_LABEL_POINTER}")
+        )
 
 
 def select_by_labels(deployment: kplus.Deployment, labels: Mapping[str, str]) -> None:

@@ -29,3 +29,15 @@ def secrets_digest(groups: Sequence[SecretGroup], master_key: str) -> str:
         separators=(",", ":"),
     ).encode("utf-8")
     return hmac.new(digest_key, canonical, hashlib.sha256).hexdigest()
+
+
+def values_digest(labelled_values: Sequence[tuple[str, str]], master_key: str) -> str:
+    """The same keyed HMAC over ``(label, value)`` pairs: single values rather than groups (the
+    app keys the reconcile Job is named after)."""
+    return secrets_digest(
+        [
+            SecretGroup(name=label, keys=("value",), values={"value": value})
+            for label, value in labelled_values
+        ],
+        master_key,
+    )

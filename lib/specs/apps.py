@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from lib.errors import SynthError
 from lib.names import is_dns_label
 from lib.specs.field_types import check_field_types
+from lib.specs.gateway_access import GatewayAccess
 from lib.specs.image import ImageRef
 from lib.specs.network import AppIngress
 from lib.specs.routes import AppRoute
@@ -58,6 +59,9 @@ class ConsumerAppSpec:
     ``run_as_user`` must be a numeric user the image can run as: the pod refuses to start an
     image whose USER is root or a name when ``runAsNonRoot`` is set, as it is for every app.
     ``ingress``: who may connect to the app (default: nobody).
+    ``gateway``: the app's own LiteLLM key, its models and limits (default: no access to the
+    gateway, whose port then refuses the app's pods). The key's value is ``LITELLM_API_KEY`` in
+    the app's own secrets group (the group named like the app).
     ``route``: publish the app through the ingress controller (``AppRoute``; default: not
     published), which also lets the controller connect.
     """
@@ -71,6 +75,7 @@ class ConsumerAppSpec:
     replicas: int = 1
     run_as_user: int = 65534
     ingress: AppIngress = field(default_factory=AppIngress)
+    gateway: GatewayAccess | None = None
     route: AppRoute | None = None
 
     def __post_init__(self) -> None:

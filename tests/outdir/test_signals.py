@@ -118,7 +118,9 @@ def test_signals_clean_up_and_exit_with_one_line(
     if point == "before-swap":
         assert tree(outdir) == before
     else:  # swapped in already: the new output, complete
-        assert (outdir / "10-secrets.k8s.yaml").read_text().count("kind: Secret") == 2
+        assert (outdir / "10-secrets.k8s.yaml").read_text().count("kind: Secret") == len(
+            FAKE_SECRETS
+        )
     assert git(repo, "status", "--porcelain") == ""
 
 
@@ -179,7 +181,9 @@ def test_signals_ctrl_c_at_any_point_is_one_line_or_a_finished_synth(
         else:
             assert (result.returncode, stderr) == (0, ""), (result.returncode, stderr)
             assert f"wrote {outdir}/: 00-namespace.k8s.yaml" in stdout
-            assert (outdir / "10-secrets.k8s.yaml").read_text().count("kind: Secret") == 2
+            assert (outdir / "10-secrets.k8s.yaml").read_text().count("kind: Secret") == len(
+                FAKE_SECRETS
+            )
         assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", "README", "dist"]
         assert git(repo, "status", "--porcelain") == ""
 

@@ -27,7 +27,7 @@ def error_of(document: Mapping[str, object]) -> str:
 def test_model_nested_layout_keeps_groups_in_file_order() -> None:
     secrets = parse_secrets(FAKE_SECRETS, SOURCE, "litellm")
     assert secrets.layout is Layout.NESTED
-    assert [g.name for g in secrets.groups] == ["litellm", "stripe"]
+    assert [g.name for g in secrets.groups] == ["litellm", "stripe", "chatbot"]
     assert secrets.groups[1].keys == ("STRIPE_SECRET_KEY", "STRIPE_PRICE_ID")
     assert dict(secrets.groups[0].decrypted_values()) == FAKE_SECRETS["litellm"]
 
@@ -164,9 +164,9 @@ def test_model_unknown_group_for_an_app_names_it() -> None:
         secrets.groups_for("app 'billing'", ("payments",))
     assert str(caught.value) == (
         "app 'billing' uses secret group 'payments', which secrets/secrets.yaml does not define "
-        "(it has: litellm, stripe): add a 'payments:' map with `make edit-secrets "
-        "SECRETS=secrets/secrets.yaml` or "
-        "remove the group from the app in lib/environments.py"
+        "(it has: litellm, stripe, chatbot): add a 'payments:' map with "
+        "`make edit-secrets SECRETS=secrets/secrets.yaml` or remove the group from the app in "
+        "lib/environments.py"
     )
 
 
