@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 NAMESPACE = "seance"
-LITELLM_IMAGE = "ghcr.io/berriai/litellm-non_root:v1.106.2"
+LITELLM_IMAGE = "ghcr.io/berriai/litellm-non_root:v1.106.12"
 APP_IMAGE = "docker.io/hashicorp/http-echo:1.0.0"
 VALKEY_IMAGE = "docker.io/valkey/valkey:8.1.1"
 APP_PORT = 5678

@@ -2,7 +2,8 @@
 
 The container runs with a read-only root filesystem, so every path the proxy writes must be a
 mounted ``emptyDir``, and the proxy is pointed at those mounts through variables where it lets
-us. Measured on litellm[proxy]==1.106.2, not guessed; change it together with the pinned image:
+us. Measured, not guessed, on litellm[proxy]==1.106.2 and re-proved on 1.106.12, the pinned
+release; change it together with the pinned image (docs/dependencies.md):
 
 - by reading its source: ``tempfile`` probes and uses ``$TMPDIR`` (default ``/tmp``); the admin
   UI is copied at start into ``LITELLM_UI_PATH`` when that differs from the packaged copy, then
@@ -11,8 +12,10 @@ us. Measured on litellm[proxy]==1.106.2, not guessed; change it together with th
 - by running it: as uid 65534 in a private mount namespace with every mount read-only except
   these tmpfs mounts, traced with ``strace -f`` through boot, probes, ``/v1/models``, a chat
   request, ``/utils/token_counter``, ``/get_image`` and ``/ui``: the only writes are the
-  ``tempfile`` probe in ``/tmp`` and the UI copy; no EROFS or EACCES anywhere. The end-to-end test
-  (tests/test_litellm_e2e.py) keeps proving it on every run.
+  ``tempfile`` probe in ``/tmp`` and the UI copy; no EROFS or EACCES anywhere (traced on 1.106.2;
+  the code that writes, ``tempfile`` and the UI copy in ``proxy_server.py``, is unchanged in
+  1.106.12). The end-to-end test (tests/test_litellm_e2e.py) keeps proving it on every run, on
+  the pinned release.
 
 Not needed by this deployment, so not mounted (each would fail loudly on the read-only root,
 not silently): ``LITELLM_MIGRATION_DIR`` and Prisma's binary cache (only with ``DATABASE_URL``);
@@ -53,7 +56,7 @@ UI_MOUNT = WritableMount(
     name="ui",
     path="/var/lib/litellm/ui",
     size_limit_mib=64,
-    why="the admin UI (19 MiB) copied at start and rewritten for SERVER_ROOT_PATH",
+    why="the admin UI (17 MiB) copied at start and rewritten for SERVER_ROOT_PATH",
 )
 WRITABLE_MOUNTS: tuple[WritableMount, ...] = (TMP_MOUNT, UI_MOUNT)
 
@@ -75,11 +78,15 @@ RUNTIME_ENV: Mapping[str, str] = MappingProxyType(
 )
 
 
-# Memory of the pinned proxy, by process (idle RSS measured on 1.106.2 in the prod layout,
-# `--num_workers 2` with `--prometheus_metrics_port`: the uvicorn supervisor 309 MB, each
-# spawned worker ~300 MB, the metrics server 191 MB, ~1.1 GB in all; a single-process proxy
-# ~310 MiB). A process that serves requests also holds their bodies (read into memory, up to
-# the ingress's body limit), responses and per-process caches on top of that.
+# Memory of the pinned proxy, by process: idle RSS in the prod layout (`--num_workers 2` with
+# `--prometheus_metrics_port`), measured on 1.106.12 in two runs: the uvicorn supervisor
+# 303-320 MiB, each spawned worker 317-326 MiB, the metrics server 186-193 MiB,
+# multiprocessing's resource tracker 11 MiB, 1.14-1.17 GiB in all; 1.106.2 run beside it differs
+# by 2 MiB per process at most. A single-process proxy: 321 MiB. So the three proxy processes
+# (942-964 MiB together) are 3 x PROXY_PROCESS_IDLE_MIB within 0.5%, and the metrics server with
+# the tracker (197-204 MiB) METRICS_PROCESS_MIB within 2%. A process that serves requests also
+# holds their bodies (read into memory, up to the ingress's body limit), responses and
+# per-process caches on top of that.
 PROXY_PROCESS_IDLE_MIB = 320
 SERVING_HEADROOM_MIB = 192
 METRICS_PROCESS_MIB = 200

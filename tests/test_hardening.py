@@ -67,7 +67,7 @@ def test_hardening_image_report_line_says_whether_each_image_is_pinned(
     )
     report = synth(pinned, fixture_secrets, tmp_path)
     assert report.images_line() == (
-        f"images: litellm ghcr.io/berriai/litellm-non_root:v1.106.2@{DIGEST} (pinned by digest); "
+        f"images: litellm ghcr.io/berriai/litellm-non_root:v1.106.12@{DIGEST} (pinned by digest); "
         "backend docker.io/hashicorp/http-echo:1.0.0 (tag only, no digest); "
         "chatbot docker.io/hashicorp/http-echo:1.0.0 (tag only, no digest); "
         "valkey docker.io/valkey/valkey:8.1.1 (tag only, no digest); "
@@ -544,4 +544,4 @@ def test_hardening_image_refs_in_the_shipped_table() -> None:
     for environment in ENVIRONMENTS.values():
         assert isinstance(environment.gateway.image, ImageRef)
         assert environment.gateway.image.repository == "ghcr.io/berriai/litellm-non_root"
-        assert environment.gateway.image.tag == "v1.106.2"
+        assert environment.gateway.image.tag == "v1.106.12"

@@ -118,7 +118,7 @@ def test_manifests_litellm_deployment_shape(report: SynthReport) -> None:
         assert deployment["spec"]["replicas"] == environment.gateway.replicas
     main = container(deployment)
     assert main["image"] == str(environment.gateway.image)
-    assert main["image"].startswith("ghcr.io/berriai/litellm-non_root:v1.106.2")
+    assert main["image"].startswith("ghcr.io/berriai/litellm-non_root:v1.106.12")
     metrics_port = [{"containerPort": 9090, "name": "metrics"}] if environment.metrics else []
     assert main["ports"] == [{"containerPort": 4000, "name": "http"}, *metrics_port]
     assert main["livenessProbe"]["httpGet"]["path"] == "/health/liveliness"

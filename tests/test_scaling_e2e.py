@@ -452,8 +452,8 @@ def test_scaling_rate_limit_holds_across_replicas(
     cluster: Cluster, providers: Mapping[str, Provider]
 ) -> None:
     """rpm is counted in Redis: replica B, which has served nothing, refuses once replica A
-    has used the model's minute. (LiteLLM 1.106.2 refuses the request that would bring the
-    count to rpm, so rpm 3 admits 2 a minute; alone, B would admit its own 2.)"""
+    has used the model's minute. (LiteLLM 1.106.12, like 1.106.2, refuses the request that
+    would bring the count to rpm, so rpm 3 admits 2 a minute; alone, B would admit its own 2.)"""
     first, second = cluster.replicas
     _start_of_a_fresh_minute(needed_seconds=15)
     tag = uuid.uuid4().hex

@@ -70,21 +70,12 @@ FORM = "registry/name:tag or registry/name:tag@sha256:<64 lowercase hex digits>"
             "image reference 'ghcr.io/berriai/litellm' has neither a tag nor a digest, so it "
             f"means whatever ':latest' is at pull time: write it as {FORM}",
         ),
-        (
-            "app:latest",
-            "image reference 'app:latest' uses the moving tag 'latest': pin a release tag or "
-            "add a digest",
-        ),
     ],
 )
 def test_image_ref_refuses_malformed_references(text: str, message: str) -> None:
     with pytest.raises(SynthError) as raised:
         ImageRef.parse(text)
     assert str(raised.value) == message
-
-
-def test_image_ref_latest_is_fine_with_a_digest() -> None:
-    assert ImageRef.parse(f"app:latest@{DIGEST}").pinned_by_digest
 
 
 def test_availability_grace_period_outlasts_the_drain() -> None:

@@ -17,7 +17,15 @@ import pytest
 from tests.helpers import copy_project
 
 TABLE = "lib/environments.py"
-BACKEND_IMAGE = 'image=ImageRef.parse("docker.io/hashicorp/http-echo:1.0.0")'
+# backend's own lines (the chatbot example shares its image and probes).
+BACKEND_IMAGE = (
+    'image=ImageRef.parse("docker.io/hashicorp/http-echo:1.0.0"),\n'
+    '    port=5678,\n    secret_groups=("stripe",)'
+)
+BACKEND_PROBES = (
+    'probes=HttpProbes(readiness_path="/", liveness_path="/"),\n'
+    '    args=("-listen=:5678", "-text=backend'
+)
 DEV_GATEWAY = "gateway=GatewaySpec(image=LITELLM_IMAGE, replicas=1)"
 
 
@@ -51,7 +59,13 @@ def line_of(pristine: Path, text: str) -> int:
 
 def test_table_slips_string_where_an_image_reference_goes(pristine: Path, tmp_path: Path) -> None:
     code, out, err = synth_with_edit(
-        pristine, tmp_path, BACKEND_IMAGE, 'image="docker.io/hashicorp/http-echo:1.0.0"'
+        pristine,
+        tmp_path,
+        BACKEND_IMAGE,
+        BACKEND_IMAGE.replace(
+            'ImageRef.parse("docker.io/hashicorp/http-echo:1.0.0")',
+            '"docker.io/hashicorp/http-echo:1.0.0"',
+        ),
     )
     line = line_of(pristine, "_EXAMPLE_BACKEND = ConsumerAppSpec(")
     assert (code, out) == (1, "")
@@ -169,8 +183,11 @@ def test_table_slips_misspelt_name_suggests_the_imported_one(
     code, _, err = synth_with_edit(
         pristine,
         tmp_path,
-        'probes=HttpProbes(readiness_path="/", liveness_path="/")',
-        'probes=NoProbe(reason="no health endpoint")',
+        BACKEND_PROBES,
+        BACKEND_PROBES.replace(
+            'HttpProbes(readiness_path="/", liveness_path="/")',
+            'NoProbe(reason="no health endpoint")',
+        ),
     )
     assert code == 1
     assert err == (

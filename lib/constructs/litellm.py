@@ -35,7 +35,7 @@ READINESS_PATH = "/health/readiness"
 STARTUP_PERIOD_SECONDS = 5
 STARTUP_FAILURE_THRESHOLD = 36
 # The proxy's own bound on draining in-flight requests after SIGTERM (its default is 30 s):
-# set explicitly so that the grace period computed from it holds. LiteLLM 1.106.2 passes no
+# set explicitly so that the grace period computed from it holds. LiteLLM 1.106.12 passes no
 # `timeout_graceful_shutdown` to uvicorn (proxy_cli.py has no such option, and it calls
 # uvicorn.run() itself, so no UVICORN_* variable reaches it): uvicorn waits for open requests
 # without a bound of its own, then LiteLLM's lifespan drain waits up to this.
@@ -88,7 +88,7 @@ class LiteLLMProps:
 
 
 def scaling_args(workers: int, metrics_port: int | None) -> list[str]:
-    """CLI flags of LiteLLM 1.106.2 for more workers and the separate metrics port."""
+    """CLI flags of LiteLLM 1.106.12 for more workers and the separate metrics port."""
     args = ["--num_workers", str(workers)] if workers > 1 else []
     if metrics_port is not None:
         args += ["--prometheus_metrics_port", str(metrics_port)]

@@ -12,7 +12,7 @@ from typing import Any
 from lib.errors import SynthError
 from lib.proxy_config.spec import RATE_LIMITING_STRATEGY, ModelSpec, ProxyConfigSpec
 
-# The call types LiteLLM 1.106.2 can cache (litellm.types.caching.CachingSupportedCallTypes).
+# The call types LiteLLM 1.106.12 can cache (litellm.types.caching.CachingSupportedCallTypes).
 CACHEABLE_CALL_TYPES = frozenset(
     {
         "completion",

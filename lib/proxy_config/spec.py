@@ -14,7 +14,7 @@ from lib.specs.redis import HOST_VARIABLE, PORT_VARIABLE, RedisConnection
 from lib.specs.router import RouterSpec
 
 ENV_REFERENCE_PREFIX = "os.environ/"
-# The only strategy of LiteLLM 1.106.2 that refuses calls over a model's rpm/tpm (counted in
+# The only strategy of LiteLLM 1.106.12 that refuses calls over a model's rpm/tpm (counted in
 # Redis across processes); the others use rpm/tpm as routing weights only.
 RATE_LIMITING_STRATEGY = "usage-based-routing-v2"
 TYPED_MODEL_LIMITS = ("rpm", "tpm", "timeout", "stream_timeout")

@@ -1,7 +1,7 @@
 """How long one request may keep the proxy working before it answers, from the router settings.
 
 A proxy in front of LiteLLM (ingress-nginx) must wait at least that long, or it answers 504
-while LiteLLM is still retrying or falling back. Read from litellm 1.106.2 (``router.py``,
+while LiteLLM is still retrying or falling back. Read from litellm 1.106.12 (``router.py``,
 ``router_utils/fallback_event_handlers.py``, ``utils.calculate_retry_after``):
 
 - one attempt on a model takes at most its ``timeout`` (``stream_timeout`` for a streaming

@@ -18,6 +18,15 @@ _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 _FORM = "registry/name:tag or registry/name:tag@sha256:<64 lowercase hex digits>"
 
+# Tags that name no release: whoever pushes moves them. On 2026-10-21 LiteLLM's `latest`,
+# `main-latest` and `main-stable` pointed at the compromised 1.107.0 (docs/dependencies.md).
+FLOATING_TAGS = frozenset({"latest", "main-latest", "main-stable", "lts"})
+# LiteLLM's images (litellm, litellm-non_root, litellm-database, ...) on any registry that keeps
+# BerriAI's path: ghcr.io, Docker Hub (with or without docker.io/) or a mirror.
+_LITELLM_REPOSITORY = re.compile(r"(?:.+/)?berriai/litellm(?:-[a-z0-9_.-]+)?")
+# A tag of the 1.107.x series, in either scheme: v1.107.0, 1.107.0, main-v1.107.0, v1.107.0-stable.
+_LITELLM_1_107_TAG = re.compile(r"(?:main-)?v?1\.107(?:\.[0-9]+)?(?:[-.+_][A-Za-z0-9_.-]*)?")
+
 
 @dataclass(frozen=True)
 class ImageRef:
@@ -25,7 +34,8 @@ class ImageRef:
 
     A digest pins the exact bytes the kubelet pulls; a tag alone can be moved by whoever
     controls the registry. Build one with ``ImageRef.parse``: it refuses a malformed reference
-    with one sentence, as the environment table is built.
+    with one sentence, as the environment table is built. Refused even with a digest: a floating
+    tag (``FLOATING_TAGS``), and any image of LiteLLM's compromised 1.107.x series.
     """
 
     repository: str
@@ -52,10 +62,22 @@ class ImageRef:
                 f"image reference '{text}' has neither a tag nor a digest, so it means "
                 f"whatever ':latest' is at pull time: write it as {_FORM}"
             )
-        if self.tag == "latest" and self.digest is None:
+        if self.tag in FLOATING_TAGS:
             raise SynthError(
-                f"image reference '{text}' uses the moving tag 'latest': pin a release tag "
-                "or add a digest"
+                f"image reference '{text}' uses the floating tag '{self.tag}', which names no "
+                "release, so a digest taken from it pins whatever it pointed at that day "
+                "(LiteLLM's latest, main-latest and main-stable pointed at the compromised "
+                "1.107.0): pin a release tag, with its digest"
+            )
+        if (
+            self.tag is not None
+            and _LITELLM_REPOSITORY.fullmatch(self.repository)
+            and _LITELLM_1_107_TAG.fullmatch(self.tag)
+        ):
+            raise SynthError(
+                f"image reference '{text}' is from LiteLLM's 1.107.x series, whose 1.107.0 "
+                "images carried an implant that sent secrets out at every Python start: pin a "
+                "patched release outside 1.107.x (docs/dependencies.md)"
             )
 
     @classmethod

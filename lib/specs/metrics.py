@@ -12,7 +12,7 @@ from lib.specs.field_types import check_field_types
 from lib.specs.network import NAMESPACE_NAME_LABEL, check_labels
 
 # Where the proxy's own metrics process serves; /metrics answers with a redirect to /metrics/
-# in LiteLLM 1.106.2 (a mounted app), so the scrape path names the final URL.
+# in LiteLLM 1.106.12 (a mounted app), so the scrape path names the final URL.
 METRICS_PORT = 9090
 METRICS_PATH = "/metrics/"
 # The per-process sample files the metrics process aggregates (a writable emptyDir).
