@@ -347,7 +347,9 @@ def test_signals_ctrl_c_at_moments_over_the_whole_synth_never_breaks_the_contrac
             assert stderr == "", (moment, stderr)
             assert f"wrote {outdir}/: 00-namespace.k8s.yaml" in stdout, (moment, stdout)
         if code == 0 or swapped:
-            assert (outdir / "10-secrets.k8s.yaml").read_text().count("kind: Secret") == 2
+            assert (outdir / "10-secrets.k8s.yaml").read_text().count("kind: Secret") == len(
+                FAKE_SECRETS
+            )
         reached.add("reported" if reported else "swapped" if swapped else "before the swap")
         assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", "README", "dist"]
         assert sorted(p.name for p in outdir.iterdir())[:2] == [".gitignore", ".seance-synth"]
