@@ -1,17 +1,26 @@
 """The floor: a bare cdk8s-plus-28 program that builds exactly the objects of the dev synth.
 
-Those are: the restricted Namespace; the two Secrets; LiteLLM (ConfigMap with the dev config,
-hardened Deployment with its Redis variables, Service, Ingress); the in-cluster Valkey
-(Deployment, Service); the consumer app ``backend`` and its Ingress (its route); the
-NetworkPolicies (default deny, and ingress to LiteLLM, to backend and to Valkey). Dev runs one
-replica with no metrics, so the PodDisruptionBudget, autoscaler, metrics port and ServiceMonitor
-of prod are not among them.
+Those are: the restricted Namespace; the three Secrets (LiteLLM's, the apps' ``stripe`` and
+``chatbot``); the database gate's ConfigMap and the migration Job; LiteLLM (ConfigMap with the dev
+config, hardened Deployment with its Redis and database variables and its schema-gate init
+container, Service, Ingress under ``/litellm``); the in-cluster Valkey and Postgres (Deployment,
+Service each); the key reconciler's ConfigMaps and Job; the consumer apps ``backend`` (and its
+route's Ingress) and ``chatbot`` (with its gateway key and the init container that waits for
+it); the NetworkPolicies (default deny, and ingress to LiteLLM, to backend, to Valkey and to
+Postgres). Dev runs one replica with no metrics behind ingress-nginx, so the PodDisruptionBudget,
+autoscaler, metrics port, ServiceMonitor, budget alerts, HTTPRoute and egress policies of prod
+are not among them.
 
 No SOPS, no checks, no lib/: every value is hard-coded, including the public demo values of the
-committed example ``secrets/secrets.yaml`` and the digests our synth derives from them, so its
+committed example ``secrets/secrets.yaml``, the digests our synth derives from them and the
+numbers and names it derives for dev (CPU and memory, keep-alive, drain and grace period, the
+Jobs' release names, the key declarations), so its
 output parses to the very objects ``python main.py`` writes (``benchmarks/run.py`` compares them).
-Construct ids mirror ours because cdk8s derives the selector label ``cdk8s.io/metadata.addr``
-from the construct path.
+Like ours, every Deployment and Service selects its pods by the stable ``app.kubernetes.io/name``
+and ``app.kubernetes.io/component`` labels rather than cdk8s-plus's construct-path label
+``cdk8s.io/metadata.addr``, and every pod runs without service links. The database gate and
+the key reconciler are our scripts in ``lib/gateway_keys/``, shipped in ConfigMaps as files, so
+this program reads them as files too (it imports nothing of ``lib/``).
 
     python benchmarks/bare_cdk8s_plus.py --outdir DIR [--apps N] [--writer synth|json]
                                          [--gc-freeze] [--timings]
@@ -34,7 +43,7 @@ import json
 import os
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +51,34 @@ NAMESPACE = "seance"
 LITELLM_IMAGE = "ghcr.io/berriai/litellm-non_root:v1.106.12"
 APP_IMAGE = "docker.io/hashicorp/http-echo:1.0.0"
 VALKEY_IMAGE = "docker.io/valkey/valkey:8.1.1"
+POSTGRES_IMAGE = "docker.io/library/postgres:17.6-bookworm"
 APP_PORT = 5678
 LITELLM_PORT = 4000
 HOST = "backend.dev.localhost"
 PROXY_UID = 65534
 VALKEY_UID = 10001
+POSTGRES_UID = 10002
 REDIS_PORT = 6379
+POSTGRES_PORT = 5432
+LITELLM_LABELS = {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/component": "llm-gateway"}
 VALKEY_LABELS = {"app.kubernetes.io/name": "valkey", "app.kubernetes.io/component": "cache"}
+POSTGRES_LABELS = {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/component": "database"}
+MIGRATE_LABELS = {
+    "app.kubernetes.io/name": "litellm-migrate",
+    "app.kubernetes.io/component": "database-migration",
+}
+KEYS_LABELS = {
+    "app.kubernetes.io/name": "litellm-keys",
+    "app.kubernetes.io/component": "gateway-keys",
+}
+PROXY_URL = f"http://litellm.{NAMESPACE}.svc.cluster.local:{LITELLM_PORT}"
+DATABASE_ENV = {
+    "DATABASE_HOST": f"postgres:{POSTGRES_PORT}",
+    "DATABASE_USERNAME": "litellm",
+    "DATABASE_NAME": "litellm",
+    "DATABASE_SSLMODE": "disable",
+}
+SCRIPTS = Path(__file__).resolve().parents[1] / "lib" / "gateway_keys"
 POD_SECURITY = {
     f"pod-security.kubernetes.io/{mode}{suffix}": value
     for mode in ("enforce", "audit", "warn")
@@ -62,11 +92,34 @@ SECRETS = {
         "ANTHROPIC_API_KEY": "sk-ant-demo-not-a-real-key",
         "OPENROUTER_API_KEY": "sk-or-v1-demo-not-a-real-key-0000000000000000",
         "REDIS_PASSWORD": "demo-valkey-password-not-secret-7f3a9c",
+        "DATABASE_PASSWORD": "c6717fbc4d276b490fa0d827bb0b23bd0126dbc5bbb5fb0b",
+        "LITELLM_SALT_KEY": "7de4e5b1de8cd3dc5a51d81abb5ada6bb4232dfef24f15f7c4765f19c2f0e7de",
     },
     "stripe": {
         "STRIPE_SECRET_KEY": "sk_test_demo_not_a_real_key",
         "STRIPE_PRICE_ID": "price_demo_0000000000",
     },
+    "chatbot": {
+        "LITELLM_API_KEY": "sk-4e00596e98260883959ad9c0b36fc64e43948841568b39ec29d088cdac188f9d",
+    },
+}
+# What the key reconciler makes LiteLLM hold: chatbot's key (dev's gateway access for it).
+KEY_DECLARATIONS = {
+    "keys": [
+        {
+            "alias": "chatbot",
+            "app": "chatbot",
+            "budget_duration": "30d",
+            "key_file": "chatbot/LITELLM_API_KEY",
+            "max_budget": 20,
+            "metadata": {},
+            "models": ["gpt-4o-mini"],
+            "rotation_grace": "1h",
+            "rpm_limit": 60,
+            "tpm_limit": 100000,
+        }
+    ],
+    "manager": "seance/dev",
 }
 # The dev config: timeouts, a fallback to the OpenRouter default, Redis coordination and the
 # response cache in the in-cluster Valkey (addressed through the variables the pod gets).
@@ -116,9 +169,13 @@ router_settings:
     - openrouter-default
 """
 CONFIG_DIGEST = "43d588214661eb332f5d1e43c32bfc832308964220ee5121e58b2238b28d7790"
-LITELLM_SECRETS_DIGEST = "245c407462f60ec4d359ccf4ae10f96ea001d73e451965321c8a2d8fedb9ae05"
-# Every app here receives the stripe group only, so every app has backend's digest.
+LITELLM_SECRETS_DIGEST = "3b45e37a2decfc0c76ea4dee66d3ddd9dc1c3cff885767e8f5e0ab230d398f40"
+# Every app but chatbot receives the stripe group only, so each has backend's digest.
 STRIPE_SECRETS_DIGEST = "f688196d847cc9f200b89ef2f50ad56560d9286862ef20bff79bf2571a3ad441"
+CHATBOT_SECRETS_DIGEST = "b8b5ab3f025650e5c28546370cde7416cdc8c5c424d6a38477277c5e9ec3bce9"
+# The Jobs' names: one per release (image, secrets digest) and per key declarations.
+MIGRATE_JOB = "litellm-migrate-73609cff8a"
+KEYS_JOB = "litellm-keys-99d6fcc7a6"
 
 
 # Phase names, shared with benchmarks/phases.py so that run.py can put them side by side.
@@ -193,12 +250,116 @@ def main(argv: Sequence[str] | None = None) -> int:
             ensure_non_root=True, user=user, group=user, fs_group=user
         )
 
-    def pod_seccomp(deployment: kplus.Deployment) -> None:
-        cdk8s.ApiObject.of(deployment).add_json_patch(
+    def pod_patches(workload: kplus.Deployment | kplus.Job) -> None:
+        """What cdk8s-plus cannot set: the pod's seccomp profile, no service links, and no
+        construct-path label (nothing selects on it)."""
+        cdk8s.ApiObject.of(workload).add_json_patch(
+            cdk8s.JsonPatch.remove("/spec/template/metadata/labels/cdk8s.io~1metadata.addr"),
             cdk8s.JsonPatch.add(
                 "/spec/template/spec/securityContext/seccompProfile", {"type": "RuntimeDefault"}
-            )
+            ),
+            cdk8s.JsonPatch.add("/spec/template/spec/enableServiceLinks", False),
         )
+
+    def service(
+        scope: Construct, name: str, labels: dict[str, str], port: int, port_name: str
+    ) -> kplus.Service:
+        service = kplus.Service(
+            scope,
+            "service",
+            metadata=cdk8s.ApiObjectMetadata(name=name),
+            ports=[kplus.ServicePort(port=port, target_port=port, name=port_name)],
+        )
+        for key, value in labels.items():
+            service.select_label(key, value)
+        return service
+
+    def plain(values: dict[str, str]) -> dict[str, kplus.EnvValue]:
+        return {name: kplus.EnvValue.from_value(value) for name, value in values.items()}
+
+    def from_secret(secret: kplus.ISecret, key: str) -> kplus.EnvValue:
+        return kplus.EnvValue.from_secret_value(kplus.SecretValue(secret=secret, key=key))
+
+    def database_env(litellm_secret: kplus.ISecret, *, salt_key: bool) -> dict[str, kplus.EnvValue]:
+        env = {
+            **plain(DATABASE_ENV),
+            "DATABASE_PASSWORD": from_secret(litellm_secret, "DATABASE_PASSWORD"),
+        }
+        if salt_key:
+            env["LITELLM_SALT_KEY"] = from_secret(litellm_secret, "LITELLM_SALT_KEY")
+        return env
+
+    def scripts_config_map(
+        scope: Construct, name: str, target: str, source: str
+    ) -> kplus.ConfigMap:
+        return kplus.ConfigMap(
+            scope,
+            "scripts",
+            metadata=cdk8s.ApiObjectMetadata(
+                name=name, labels={"app.kubernetes.io/component": "gateway-scripts"}
+            ),
+            data={target: (SCRIPTS / source).read_text(encoding="utf-8")},
+        )
+
+    def script_container(
+        scope: Construct,
+        name: str,
+        scripts: kplus.ConfigMap,
+        mount: str,
+        command: list[str],
+        env: dict[str, kplus.EnvValue],
+        extra_mounts: Sequence[kplus.VolumeMount] = (),
+    ) -> kplus.ContainerProps:
+        """One of our scripts in LiteLLM's image (it has Python), as LiteLLM's user."""
+        return kplus.ContainerProps(
+            name=name,
+            image=LITELLM_IMAGE,
+            image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+            command=["python", *command],
+            env_variables={"TMPDIR": kplus.EnvValue.from_value("/tmp"), **env},  # noqa: S108
+            volume_mounts=[
+                kplus.VolumeMount(
+                    path=mount,
+                    volume=kplus.Volume.from_config_map(
+                        scope, f"{name}-scripts", scripts, name=f"{name}-scripts"
+                    ),
+                    read_only=True,
+                ),
+                kplus.VolumeMount(
+                    path="/tmp",  # noqa: S108 - the pod's own emptyDir
+                    volume=kplus.Volume.from_empty_dir(
+                        scope, f"{name}-tmp", f"{name}-tmp", size_limit=cdk8s.Size.mebibytes(16)
+                    ),
+                ),
+                *extra_mounts,
+            ],
+            security_context=restricted(PROXY_UID),
+            resources=resources(50, 96, 256),
+        )
+
+    def job(
+        scope: Construct,
+        name: str,
+        labels: dict[str, str],
+        backoff: int,
+        deadline: int,
+        containers: list[kplus.ContainerProps],
+        init_containers: list[kplus.ContainerProps] | None = None,
+    ) -> None:
+        workload = kplus.Job(
+            scope,
+            "job",
+            metadata=cdk8s.ApiObjectMetadata(name=name, labels=labels),
+            pod_metadata=cdk8s.ApiObjectMetadata(labels=labels),
+            backoff_limit=backoff,
+            active_deadline=cdk8s.Duration.seconds(deadline),
+            restart_policy=kplus.RestartPolicy.NEVER,
+            security_context=restricted_pod(PROXY_UID),
+            automount_service_account_token=False,
+            init_containers=init_containers,
+            containers=containers,
+        )
+        pod_patches(workload)
 
     def app_probe(period: int) -> kplus.Probe:
         return kplus.Probe.from_http_get(
@@ -223,7 +384,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "app"}
 
     def consumer_app(
-        scope: Construct, name: str, args: Sequence[str], secret: kplus.ISecret
+        scope: Construct,
+        name: str,
+        args: Sequence[str],
+        digest: str,
+        env_from: Sequence[kplus.ISecret] = (),
+        env: dict[str, kplus.EnvValue] | None = None,
+        init_containers: Callable[[Construct], list[kplus.ContainerProps]] | None = None,
     ) -> kplus.Service:
         group = Construct(scope, name)
         labels = app_labels(name)
@@ -231,13 +398,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             group,
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name=name, labels=labels),
+            select=False,
             replicas=1,
             pod_metadata=cdk8s.ApiObjectMetadata(
-                labels=labels,
-                annotations={"seance.dev/secrets-digest": STRIPE_SECRETS_DIGEST},
+                labels=labels, annotations={"seance.dev/secrets-digest": digest}
             ),
             security_context=restricted_pod(65534),
             automount_service_account_token=False,
+            init_containers=init_containers(group) if init_containers else None,
             containers=[
                 kplus.ContainerProps(
                     name=name,
@@ -245,7 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
                     args=list(args),
                     ports=[kplus.ContainerPort(number=APP_PORT, name="http")],
-                    env_from=[kplus.Env.from_secret(secret)],
+                    env_from=[kplus.Env.from_secret(secret) for secret in env_from],
+                    env_variables=env,
                     security_context=restricted(65534),
                     readiness=app_probe(10),
                     liveness=app_probe(10),
@@ -253,17 +422,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             ],
         )
-        pod_seccomp(deployment)
-        return deployment.expose_via_service(
-            name=name, ports=[kplus.ServicePort(port=APP_PORT, target_port=APP_PORT, name="http")]
-        )
+        deployment.select(kplus.LabelSelector.of(labels=labels))
+        pod_patches(deployment)
+        return service(group, name, labels, APP_PORT, "http")
 
-    def tcp_probe(period: int, failures: int) -> kplus.Probe:
+    def tcp_probe(port: int, period: int, failures: int) -> kplus.Probe:
         return kplus.Probe.from_tcp_socket(
-            port=REDIS_PORT,
+            port=port,
             period_seconds=cdk8s.Duration.seconds(period),
             failure_threshold=failures,
             timeout_seconds=cdk8s.Duration.seconds(2),
+        )
+
+    def pg_isready(period: int, failures: int) -> kplus.Probe:
+        return kplus.Probe.from_command(
+            ["pg_isready", "--host", "127.0.0.1", "--port", str(POSTGRES_PORT)],
+            period_seconds=cdk8s.Duration.seconds(period),
+            failure_threshold=failures,
+            timeout_seconds=cdk8s.Duration.seconds(5),
         )
 
     def valkey(scope: Construct, password: kplus.ISecret) -> None:
@@ -276,7 +452,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             group,
             "deployment",
             metadata=cdk8s.ApiObjectMetadata(name="valkey", labels=labels),
+            select=False,
             replicas=1,
+            strategy=kplus.DeploymentStrategy.recreate(),
             # The LiteLLM group's digest: a rotated Redis password restarts Valkey too.
             pod_metadata=cdk8s.ApiObjectMetadata(
                 labels=labels, annotations={"seance.dev/secrets-digest": LITELLM_SECRETS_DIGEST}
@@ -295,25 +473,78 @@ def main(argv: Sequence[str] | None = None) -> int:
                         *("--maxmemory", "128mb", "--maxmemory-policy", "allkeys-lru"),
                     ],
                     ports=[kplus.ContainerPort(number=REDIS_PORT, name="redis")],
-                    env_variables={
-                        "REDIS_PASSWORD": kplus.EnvValue.from_secret_value(
-                            kplus.SecretValue(secret=password, key="REDIS_PASSWORD")
-                        )
-                    },
+                    env_variables={"REDIS_PASSWORD": from_secret(password, "REDIS_PASSWORD")},
                     volume_mounts=[kplus.VolumeMount(path="/data", volume=data)],
                     security_context=restricted(VALKEY_UID),
-                    startup=tcp_probe(2, 30),
-                    liveness=tcp_probe(10, 3),
-                    readiness=tcp_probe(5, 2),
-                    resources=resources(50, 160, 192),
+                    startup=tcp_probe(REDIS_PORT, 2, 30),
+                    liveness=tcp_probe(REDIS_PORT, 10, 3),
+                    readiness=tcp_probe(REDIS_PORT, 5, 2),
+                    # maxmemory 128 MiB at 110% fragmentation + 12 MiB idle; + 32 MiB burst
+                    resources=resources(50, 153, 185),
                 )
             ],
         )
-        pod_seccomp(deployment)
-        deployment.expose_via_service(
-            name="valkey",
-            ports=[kplus.ServicePort(port=REDIS_PORT, target_port=REDIS_PORT, name="redis")],
+        deployment.select(kplus.LabelSelector.of(labels=labels))
+        pod_patches(deployment)
+        service(group, "valkey", labels, REDIS_PORT, "redis")
+
+    def postgres(scope: Construct, password: kplus.ISecret) -> None:
+        group = Construct(scope, "postgres")
+        labels = POSTGRES_LABELS
+
+        def empty_dir(name: str, mib: int) -> kplus.Volume:
+            return kplus.Volume.from_empty_dir(
+                group, name, name, size_limit=cdk8s.Size.mebibytes(mib)
+            )
+
+        deployment = kplus.Deployment(
+            group,
+            "deployment",
+            metadata=cdk8s.ApiObjectMetadata(name="postgres", labels=labels),
+            select=False,
+            replicas=1,
+            strategy=kplus.DeploymentStrategy.recreate(),
+            pod_metadata=cdk8s.ApiObjectMetadata(
+                labels=labels, annotations={"seance.dev/secrets-digest": LITELLM_SECRETS_DIGEST}
+            ),
+            security_context=restricted_pod(POSTGRES_UID),
+            automount_service_account_token=False,
+            containers=[
+                kplus.ContainerProps(
+                    name="postgres",
+                    image=POSTGRES_IMAGE,
+                    image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+                    ports=[kplus.ContainerPort(number=POSTGRES_PORT, name="postgres")],
+                    env_variables={
+                        "POSTGRES_PASSWORD": from_secret(password, "DATABASE_PASSWORD"),
+                        **plain(
+                            {
+                                "POSTGRES_USER": "litellm",
+                                "POSTGRES_DB": "litellm",
+                                "PGDATA": "/var/lib/postgresql/data/pgdata",
+                            }
+                        ),
+                    },
+                    volume_mounts=[
+                        kplus.VolumeMount(
+                            path="/var/lib/postgresql/data", volume=empty_dir("data", 1024)
+                        ),
+                        kplus.VolumeMount(
+                            path="/var/run/postgresql", volume=empty_dir("socket", 1)
+                        ),
+                        kplus.VolumeMount(path="/tmp", volume=empty_dir("tmp", 64)),  # noqa: S108
+                    ],
+                    security_context=restricted(POSTGRES_UID),
+                    startup=pg_isready(2, 60),
+                    liveness=tcp_probe(POSTGRES_PORT, 10, 3),
+                    readiness=pg_isready(5, 2),
+                    resources=resources(100, 256, 512),
+                )
+            ],
         )
+        deployment.select(kplus.LabelSelector.of(labels=labels))
+        pod_patches(deployment)
+        service(group, "postgres", labels, POSTGRES_PORT, "postgres")
 
     app = cdk8s.App(outdir=str(args.outdir))
     namespace_chart = cdk8s.Chart(app, "namespace", disable_resource_name_hashes=True)
@@ -344,8 +575,72 @@ def main(argv: Sequence[str] | None = None) -> int:
     gateway_chart = cdk8s.Chart(
         app, "gateway", namespace=NAMESPACE, disable_resource_name_hashes=True
     )
+    # The migration Job, and the gate script every LiteLLM pod waits at.
+    migration = Construct(gateway_chart, "migration")
+    gate_scripts = scripts_config_map(
+        migration, "litellm-database-gate", "database_gate.py", "database_gate.py"
+    )
+    job(
+        migration,
+        MIGRATE_JOB,
+        MIGRATE_LABELS,
+        backoff=6,
+        deadline=900,
+        init_containers=[
+            script_container(
+                migration,
+                "salt-key-check",
+                gate_scripts,
+                "/database-gate",
+                ["/database-gate/database_gate.py", "salt"],
+                {
+                    **database_env(secrets["litellm"], salt_key=True),
+                    "ALLOW_SALT_KEY_ROTATION": kplus.EnvValue.from_value("false"),
+                },
+            )
+        ],
+        containers=[
+            kplus.ContainerProps(
+                name="migrate",
+                image=LITELLM_IMAGE,
+                image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
+                command=["litellm"],
+                args=["--skip_server_startup"],
+                env_variables={
+                    **plain(
+                        {
+                            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                            "TMPDIR": "/tmp",  # noqa: S108 - the pod's own emptyDir
+                            "LITELLM_MIGRATION_DIR": "/var/lib/litellm/migrations",
+                        }
+                    ),
+                    **database_env(secrets["litellm"], salt_key=False),
+                },
+                volume_mounts=[
+                    kplus.VolumeMount(
+                        path="/var/lib/litellm/migrations",
+                        volume=kplus.Volume.from_empty_dir(
+                            migration,
+                            "migrations",
+                            "migrations",
+                            size_limit=cdk8s.Size.mebibytes(64),
+                        ),
+                    ),
+                    kplus.VolumeMount(
+                        path="/tmp",  # noqa: S108 - the pod's own emptyDir
+                        volume=kplus.Volume.from_empty_dir(
+                            migration, "tmp", "tmp", size_limit=cdk8s.Size.mebibytes(256)
+                        ),
+                    ),
+                ],
+                security_context=restricted(PROXY_UID),
+                resources=resources(250, 512, 1024),
+            )
+        ],
+    )
+
     litellm = Construct(gateway_chart, "litellm")
-    labels = {"app.kubernetes.io/name": "litellm", "app.kubernetes.io/component": "llm-gateway"}
+    labels = LITELLM_LABELS
     config_map = kplus.ConfigMap(
         litellm,
         "config",
@@ -359,6 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         litellm,
         "deployment",
         metadata=cdk8s.ApiObjectMetadata(name="litellm", labels=labels),
+        select=False,
         replicas=1,
         pod_metadata=cdk8s.ApiObjectMetadata(
             labels=labels,
@@ -369,26 +665,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         security_context=restricted_pod(PROXY_UID),
         automount_service_account_token=False,
-        termination_grace_period=cdk8s.Duration.seconds(50),
+        # preStop sleep 5 + drain 130 (the router's longest try, 120, + 10) + margin 15
+        termination_grace_period=cdk8s.Duration.seconds(150),
+        # Waits until the release's migrations are applied and the salt key matches.
+        init_containers=[
+            script_container(
+                litellm,
+                "schema-gate",
+                gate_scripts,
+                "/database-gate",
+                ["/database-gate/database_gate.py", "wait"],
+                database_env(secrets["litellm"], salt_key=True),
+            )
+        ],
         containers=[
             kplus.ContainerProps(
                 name="litellm",
                 image=LITELLM_IMAGE,
                 image_pull_policy=kplus.ImagePullPolicy.IF_NOT_PRESENT,
-                args=["--config", "/etc/litellm/config.yaml", "--port", str(LITELLM_PORT)],
+                args=[
+                    *("--config", "/etc/litellm/config.yaml", "--port", str(LITELLM_PORT)),
+                    # ingress-nginx's upstream keep-alive (60 s) + uvicorn's default (5 s)
+                    *("--keepalive_timeout", "65"),
+                ],
                 ports=[kplus.ContainerPort(number=LITELLM_PORT, name="http")],
                 env_from=[kplus.Env.from_secret(secrets["litellm"])],
-                env_variables={
-                    name: kplus.EnvValue.from_value(value)
-                    for name, value in (
-                        ("TMPDIR", "/tmp"),  # noqa: S108 - the emptyDir mounted there
-                        ("LITELLM_UI_PATH", "/var/lib/litellm/ui/served"),
-                        ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
-                        ("GRACEFUL_SHUTDOWN_TIMEOUT", "30"),
-                        ("REDIS_HOST", "valkey"),
-                        ("REDIS_PORT", str(REDIS_PORT)),
-                    )
-                },
+                env_variables=plain(
+                    {
+                        "TMPDIR": "/tmp",  # noqa: S108 - the emptyDir mounted there
+                        "LITELLM_UI_PATH": "/var/lib/litellm/ui/served",
+                        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                        "GRACEFUL_SHUTDOWN_TIMEOUT": "130",
+                        "SERVER_ROOT_PATH": "/litellm",
+                        "REDIS_HOST": "valkey",
+                        "REDIS_PORT": str(REDIS_PORT),
+                        **DATABASE_ENV,
+                        "DISABLE_SCHEMA_UPDATE": "true",
+                    }
+                ),
                 volume_mounts=[
                     kplus.VolumeMount(path="/etc/litellm", volume=config_volume, read_only=True),
                     kplus.VolumeMount(
@@ -411,16 +725,74 @@ def main(argv: Sequence[str] | None = None) -> int:
                 startup=probe("/health/liveliness", 5, 36),
                 liveness=probe("/health/liveliness", 15, 3),
                 readiness=probe("/health/readiness", 10, 3),
-                resources=resources(250, 512, 2048),
+                # one worker: 4m idle + half a core of serving
+                resources=resources(504, 512, 2048),
             )
         ],
     )
-    pod_seccomp(deployment)
-    service = deployment.expose_via_service(
-        name="litellm",
-        ports=[kplus.ServicePort(port=LITELLM_PORT, target_port=LITELLM_PORT, name="http")],
-    )
+    deployment.select(kplus.LabelSelector.of(labels=labels))
+    pod_patches(deployment)
+    litellm_service = service(litellm, "litellm", labels, LITELLM_PORT, "http")
     valkey(gateway_chart, secrets["litellm"])
+    postgres(gateway_chart, secrets["litellm"])
+
+    # The per-app gateway keys: the reconciler script, what it must make LiteLLM hold, its Job.
+    keys = Construct(gateway_chart, "keys")
+    reconciler = scripts_config_map(keys, "litellm-key-reconciler", "reconcile.py", "reconciler.py")
+    declarations = kplus.ConfigMap(
+        keys,
+        "declarations",
+        metadata=cdk8s.ApiObjectMetadata(name="litellm-key-declarations", labels=KEYS_LABELS),
+        data={"keys.json": json.dumps(KEY_DECLARATIONS, indent=2, sort_keys=True)},
+    )
+    job(
+        keys,
+        KEYS_JOB,
+        KEYS_LABELS,
+        backoff=4,
+        deadline=1200,
+        containers=[
+            script_container(
+                keys,
+                "reconcile",
+                reconciler,
+                "/reconciler",
+                ["/reconciler/reconcile.py"],
+                {
+                    **plain(
+                        {
+                            "DECLARATIONS_FILE": "/declarations/keys.json",
+                            "KEYS_DIR": "/keys",
+                            "PROXY_URL": PROXY_URL,
+                            "READY_TIMEOUT_SECONDS": "900",
+                        }
+                    ),
+                    "LITELLM_MASTER_KEY": from_secret(secrets["litellm"], "LITELLM_MASTER_KEY"),
+                },
+                extra_mounts=[
+                    kplus.VolumeMount(
+                        path="/declarations",
+                        volume=kplus.Volume.from_config_map(
+                            keys, "declarations-volume", declarations, name="declarations"
+                        ),
+                        read_only=True,
+                    ),
+                    kplus.VolumeMount(
+                        path="/keys/chatbot",
+                        volume=kplus.Volume.from_secret(
+                            keys,
+                            "chatbot-key",
+                            secrets["chatbot"],
+                            name="key-chatbot",
+                            items={"LITELLM_API_KEY": kplus.PathMapping(path="LITELLM_API_KEY")},
+                        ),
+                        read_only=True,
+                    ),
+                ],
+            )
+        ],
+    )
+
     ingress = kplus.Ingress(
         Construct(gateway_chart, "ingress"),
         "ingress",
@@ -428,8 +800,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             name="litellm",
             labels={"app.kubernetes.io/name": "litellm"},
             annotations={
-                "nginx.ingress.kubernetes.io/use-regex": "true",
-                "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
                 "nginx.ingress.kubernetes.io/proxy-body-size": "25m",
                 "nginx.ingress.kubernetes.io/proxy-read-timeout": "794",
                 "nginx.ingress.kubernetes.io/proxy-send-timeout": "794",
@@ -439,19 +809,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ingress.add_host_rule(
         HOST,
-        "/litellm(/|$)(.*)",
-        kplus.IngressBackend.from_service(service),
-        kplus.HttpIngressPathType.IMPLEMENTATION_SPECIFIC,
+        "/litellm",
+        kplus.IngressBackend.from_service(litellm_service),
+        kplus.HttpIngressPathType.PREFIX,
     )
     backend = consumer_app(
         gateway_chart,
         "backend",
         (f"-listen=:{APP_PORT}", "-text=backend placeholder: replace with your app"),
-        secrets["stripe"],
+        STRIPE_SECRETS_DIGEST,
+        env_from=[secrets["stripe"]],
     )
     # backend is published at "/" on the host (its AppRoute): an Ingress of its own.
+    backend_route = Construct(gateway_chart, "backend-route")
     backend_ingress = kplus.Ingress(
-        Construct(gateway_chart, "backend-route"),
+        backend_route,
         "ingress",
         metadata=cdk8s.ApiObjectMetadata(
             name="backend", labels={"app.kubernetes.io/name": "backend"}
@@ -464,11 +836,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         kplus.IngressBackend.from_service(backend, port=APP_PORT),
         kplus.HttpIngressPathType.PREFIX,
     )
-    app_names = ["backend"]
+    # chatbot calls LiteLLM with its own key, and starts once the gateway accepts that key.
+    consumer_app(
+        gateway_chart,
+        "chatbot",
+        (f"-listen=:{APP_PORT}", "-text=chatbot placeholder: replace with your app"),
+        CHATBOT_SECRETS_DIGEST,
+        env={
+            "OPENAI_API_KEY": from_secret(secrets["chatbot"], "LITELLM_API_KEY"),
+            "OPENAI_BASE_URL": kplus.EnvValue.from_value(f"{PROXY_URL}/v1"),
+        },
+        init_containers=lambda scope: [
+            script_container(
+                scope,
+                "gateway-key-gate",
+                reconciler,
+                "/reconciler",
+                ["/reconciler/reconcile.py", "--wait-for-own-key"],
+                {
+                    **plain({"PROXY_URL": PROXY_URL, "READY_TIMEOUT_SECONDS": "900"}),
+                    "GATEWAY_KEY": from_secret(secrets["chatbot"], "LITELLM_API_KEY"),
+                },
+            )
+        ],
+    )
     for index in range(args.apps):
         name, app_args = extra_app(index)
-        consumer_app(gateway_chart, name, app_args, secrets["stripe"])
-        app_names.append(name)
+        consumer_app(
+            gateway_chart, name, app_args, STRIPE_SECRETS_DIGEST, env_from=[secrets["stripe"]]
+        )
     network = Construct(gateway_chart, "network")
     network_policy(
         network, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": []}
@@ -476,46 +872,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     controller = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
     }
-    network_policy(
-        network,
-        "litellm-ingress",
-        {
-            "podSelector": {"matchLabels": labels},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [
-                        controller,
-                        *({"podSelector": {"matchLabels": app_labels(n)}} for n in app_names),
-                    ],
-                    "ports": [{"protocol": "TCP", "port": LITELLM_PORT}],
-                }
-            ],
-        },
+
+    def admit(name: str, labels: dict[str, str], port: int, peers: list[Any]) -> None:
+        network_policy(
+            network,
+            f"{name}-ingress",
+            {
+                "podSelector": {"matchLabels": labels},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": port}]}],
+            },
+        )
+
+    def pods(labels: dict[str, str]) -> dict[str, Any]:
+        return {"podSelector": {"matchLabels": labels}}
+
+    # LiteLLM: the ingress controller, the key reconciler, and the apps with a gateway key.
+    admit(
+        "litellm",
+        LITELLM_LABELS,
+        LITELLM_PORT,
+        [controller, pods(KEYS_LABELS), pods(app_labels("chatbot"))],
     )
-    network_policy(
-        network,
-        "backend-ingress",
-        {
-            "podSelector": {"matchLabels": app_labels("backend")},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": [controller], "ports": [{"protocol": "TCP", "port": APP_PORT}]}],
-        },
-    )
-    network_policy(
-        network,
-        "valkey-ingress",
-        {
-            "podSelector": {"matchLabels": VALKEY_LABELS},
-            "policyTypes": ["Ingress"],
-            "ingress": [
-                {
-                    "from": [{"podSelector": {"matchLabels": labels}}],
-                    "ports": [{"protocol": "TCP", "port": REDIS_PORT}],
-                }
-            ],
-        },
-    )
+    admit("backend", app_labels("backend"), APP_PORT, [controller])
+    admit("valkey", VALKEY_LABELS, REDIS_PORT, [pods(LITELLM_LABELS)])
+    admit("postgres", POSTGRES_LABELS, POSTGRES_PORT, [pods(LITELLM_LABELS), pods(MIGRATE_LABELS)])
     marks[BUILD] = time.perf_counter()
 
     if args.writer == "synth":

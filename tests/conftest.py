@@ -16,10 +16,18 @@ from tests.oci_registry import LocalRegistry, TokenService, running_registry, se
 # jsii's Node 20 end-of-life banner would otherwise fill every captured stderr.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-# The modules that boot real proxies take the longest (tens of seconds each, most of it one
-# fixture). Under pytest-xdist (pyproject.toml) they go first, each to its own worker, so the
-# rest of the suite runs beside them instead of after them; the other tests keep their order.
-SLOWEST_FIRST = ("test_scaling_e2e.py", "test_litellm_e2e.py")
+# The modules that boot real proxies take the longest (45-55 s each alone on a loaded 2-core
+# machine, about half of it one session fixture; `pytest --durations`). Under pytest-xdist
+# (pyproject.toml) they go first, longest first, so the workers start on them and the rest of
+# the suite fills in beside them instead of waiting after them; the other tests keep their
+# order. The database module is as slow: Postgres, then a proxy that boots on it in 15-35 s
+# (docs/testing-database.md), then spend written in batches about every 10 s.
+SLOWEST_FIRST = (
+    "test_litellm_e2e.py",
+    "test_shutdown_keepalive_e2e.py",
+    "test_scaling_e2e.py",
+    "test_database_e2e.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

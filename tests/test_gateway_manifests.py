@@ -252,7 +252,8 @@ def test_gateway_jobs_run_again_when_a_declaration_or_a_key_value_changes(
         for app in dev.apps
     )
     assert names(FAKE_SECRETS, "declared", apps=apps)["litellm-keys"] != first["litellm-keys"]
-    image = replace(dev.gateway.image, tag="v1.106.12")
+    # Any other release tag than the pinned one: a new release migrates again.
+    image = replace(dev.gateway.image, tag=f"{dev.gateway.image.tag}-next")
     release = names(FAKE_SECRETS, "release", gateway=replace(dev.gateway, image=image))
     assert release["litellm-migrate"] != first["litellm-migrate"]
 

@@ -74,11 +74,29 @@ from tests.proxy_harness import (
 from tests.test_litellm_e2e import WRITE_REFUSED
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 SLOW_MODEL_TIMEOUT_SECONDS = 2
 HANG_SECONDS = 20
 RATE_LIMIT_RPM = 3
-# LiteLLM pushes each process's rate-limit counts to Redis every second.
-COUNTER_SYNC_SECONDS = 2.0
+RATE_LIMITED_UPSTREAM = "ok-limited"
+# Rate-limit attempts, each inside one UTC minute (LiteLLM's counting window); one that a very
+# loaded machine stretches across a minute's end is repeated in the next minute.
+RATE_LIMIT_ATTEMPTS = 3
+# An attempt starts only with this much of its minute left: less would only waste a minute.
+RATE_LIMIT_HEADROOM_SECONDS = 10
+# How long a replica may take to write to Redis what it does in the background: far beyond
+# the milliseconds it takes, so that only a write that never comes fails.
+REDIS_WRITE_DEADLINE_SECONDS = 60
+# The key of the first string value in Redis holding ARGV[1] (a plain substring search).
+FIND_VALUE_SCRIPT = """
+for _, key in ipairs(redis.call('KEYS', '*')) do
+  if redis.call('TYPE', key).ok == 'string'
+      and string.find(redis.call('GET', key), ARGV[1], 1, true) then
+    return key
+  end
+end
+return false
+"""
 
 
 class _FakeProvider(BaseHTTPRequestHandler):
@@ -395,6 +413,27 @@ def test_scaling_redis_runs_from_the_valkey_deployment_with_the_secret_password(
     assert allowed.stdout.strip() == "PONG"
 
 
+def _redis(valkey: Valkey, *args: str) -> str:
+    """One redis-cli command against the Valkey process; the password goes by environment,
+    not on a command line others can read."""
+    return subprocess.run(
+        [REDIS_CLI, "-p", str(valkey.port), *args],
+        env={"REDISCLI_AUTH": valkey.password},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def _wait_until_stored_in_redis(valkey: Valkey, text: str) -> None:
+    """Poll until a value in Redis holds ``text`` (such as a cached answer's unique id)."""
+    deadline = time.monotonic() + REDIS_WRITE_DEADLINE_SECONDS
+    while not _redis(valkey, "eval", FIND_VALUE_SCRIPT, "0", text):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no value in Redis holds {text!r} after {REDIS_WRITE_DEADLINE_SECONDS} s")
+        time.sleep(0.05)
+
+
 def test_scaling_two_replicas_share_the_response_cache(
     cluster: Cluster, providers: Mapping[str, Provider]
 ) -> None:
@@ -402,7 +441,8 @@ def test_scaling_two_replicas_share_the_response_cache(
     first, second = cluster.replicas
     status, answer_a = chat(first, "cached", text)
     assert status == 200, answer_a
-    time.sleep(1)  # the cache write to Redis completes after the answer is sent
+    # The cache write to Redis completes after the answer is sent: B asks once it is there.
+    _wait_until_stored_in_redis(cluster.valkey, answer_a["id"])
     status, answer_b = chat(second, "cached", text)
     assert status == 200, answer_b
     assert answer_b["choices"][0]["message"] == answer_a["choices"][0]["message"]
@@ -441,11 +481,48 @@ def test_scaling_hanging_model_times_out_into_its_fallback(
     ]
 
 
-def _start_of_a_fresh_minute(needed_seconds: float) -> None:
-    """LiteLLM counts rpm per wall-clock minute: keep the whole sequence inside one."""
-    into_minute = time.time() % 60
-    if 60 - into_minute < needed_seconds:
-        time.sleep(60 - into_minute + 0.2)
+def _utc_minute() -> str:
+    """LiteLLM's rate-limit window as it names its counters: the UTC minute, ``%H-%M``."""
+    return time.strftime("%H-%M", time.gmtime())
+
+
+def _minute_with_room(headroom_seconds: float) -> str:
+    """The current UTC minute, or the next one if less than ``headroom_seconds`` are left."""
+    if 60 - time.time() % 60 < headroom_seconds:
+        _wait_for_the_minute_after(_utc_minute())
+    return _utc_minute()
+
+
+def _wait_for_the_minute_after(minute: str) -> None:
+    while _utc_minute() == minute:
+        time.sleep(0.2)
+
+
+def _rpm_counted_in_redis(valkey: Valkey, upstream: str, minute: str) -> float:
+    """What the replicas have pushed to Redis for ``upstream`` in ``minute``: LiteLLM counts
+    each process's requests in memory and adds them to ``<deployment id>:<model>:rpm:<minute>``
+    in Redis in the background (every 0.1 s); another replica reads that key to route. (The
+    ``global_router:``-prefixed key of the same name is a separate count of answered requests,
+    which routing does not read.)"""
+    keys = [
+        key
+        for key in _redis(
+            valkey, "--scan", "--pattern", f"*:openai/{upstream}:rpm:{minute}"
+        ).split()
+        if not key.startswith("global_router:")
+    ]
+    return sum(float(_redis(valkey, "get", key) or 0) for key in keys)
+
+
+def _counted_in_redis_within(valkey: Valkey, minute: str, expected: int) -> float | None:
+    """Poll Redis until ``expected`` requests of ``minute`` are counted there: what is in
+    Redis, or None if the minute ended first."""
+    while _utc_minute() == minute:
+        counted = _rpm_counted_in_redis(valkey, RATE_LIMITED_UPSTREAM, minute)
+        if counted >= expected:
+            return counted
+        time.sleep(0.05)
+    return None
 
 
 def test_scaling_rate_limit_holds_across_replicas(
@@ -453,18 +530,38 @@ def test_scaling_rate_limit_holds_across_replicas(
 ) -> None:
     """rpm is counted in Redis: replica B, which has served nothing, refuses once replica A
     has used the model's minute. (LiteLLM 1.106.12, like 1.106.2, refuses the request that
-    would bring the count to rpm, so rpm 3 admits 2 a minute; alone, B would admit its own 2.)"""
+    would bring the count to rpm, so rpm 3 admits 2 a minute; alone, B would admit its own 2.)
+
+    B asks only once Redis holds A's count (polled, not slept for), and the whole sequence
+    must fall inside one UTC minute, LiteLLM's window; else it is repeated in the next minute,
+    with fresh counters. Nothing here depends on how fast the machine is."""
     first, second = cluster.replicas
-    _start_of_a_fresh_minute(needed_seconds=15)
-    tag = uuid.uuid4().hex
-    admitted = [chat(first, "limited", f"{tag} a{n}")[0] for n in range(RATE_LIMIT_RPM - 1)]
-    assert admitted == [200] * (RATE_LIMIT_RPM - 1)
-    time.sleep(COUNTER_SYNC_SECONDS)
-    status, body = chat(second, "limited", f"{tag} b")
+    admits = RATE_LIMIT_RPM - 1
+    for _ in range(RATE_LIMIT_ATTEMPTS):
+        minute = _minute_with_room(RATE_LIMIT_HEADROOM_SECONDS)
+        tag = uuid.uuid4().hex
+        admitted = [chat(first, "limited", f"{tag} a{n}")[0] for n in range(admits)]
+        # Fresh counters in a new minute: A's first requests are admitted whatever the clock.
+        assert admitted == [200] * admits
+        counted = _counted_in_redis_within(cluster.valkey, minute, admits)
+        if counted is not None:
+            status, body = chat(second, "limited", f"{tag} b")
+            again = chat(first, "limited", f"{tag} a-again")[0]
+            if _utc_minute() == minute:
+                break
+        # The window turned mid-sequence; the minute it turned into may hold some of this
+        # attempt's counts, so the next attempt starts in the one after.
+        _wait_for_the_minute_after(_utc_minute())
+    else:
+        pytest.fail(
+            f"none of {RATE_LIMIT_ATTEMPTS} attempts had replica A's {admits} requests counted "
+            "in Redis and replica B asked within one UTC minute"
+        )
+    assert counted == admits
     assert status == 429, body
     assert "rpm" in str(body)
-    assert chat(first, "limited", f"{tag} a-again")[0] == 429
-    assert len(providers["primary"].calls_with(tag)) == RATE_LIMIT_RPM - 1
+    assert again == 429
+    assert len(providers["primary"].calls_with(tag)) == admits
 
 
 def _scrape_targets(cluster: Cluster) -> list[str]:
