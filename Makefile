@@ -19,11 +19,31 @@ SYNC := $(UV) pip sync --quiet --require-hashes --no-build --python
 # uv reads neither pip's configuration nor PIP_CERT: trust the system's certificates, as pip does.
 export UV_SYSTEM_CERTS := 1
 
-.PHONY: synth test lint typecheck clean lock
+.PHONY: synth test lint typecheck clean lock explain edit-secrets age-key prod-secrets master-key
 
 ## synth: decrypt the environment's secrets and write dist/ (ENV=dev|prod, SECRETS=, OUTDIR=)
 synth: $(VENV)/.synth-deps
 	$(BIN)/python main.py --env $(ENV) $(if $(SECRETS),--secrets $(SECRETS)) $(if $(OUTDIR),--outdir $(OUTDIR))
+
+## explain: what the environment needs from the cluster before its manifests apply (ENV=)
+explain: $(VENV)/.synth-deps
+	$(BIN)/python main.py --env $(ENV) --explain
+
+## edit-secrets: open the environment's secrets file in sops (ENV=dev|prod, or SECRETS=FILE)
+edit-secrets: $(VENV)/.synth-deps
+	$(BIN)/python -m lib.tasks edit-secrets --env $(ENV) $(if $(SECRETS),--secrets $(SECRETS))
+
+## age-key: make your own age key where sops finds it (~/.config/sops/age/keys.txt)
+age-key: $(VENV)/.synth-deps
+	$(BIN)/python -m lib.tasks age-key
+
+## prod-secrets: enable prod's rule in .sops.yaml for RECIPIENTS=age1...,age1... and create its file
+prod-secrets: $(VENV)/.synth-deps
+	$(BIN)/python -m lib.tasks prod-secrets "$(RECIPIENTS)"
+
+## master-key: print the dev gateway's master key (the demo one until you change it)
+master-key: $(VENV)/.synth-deps
+	@$(BIN)/python -m lib.tasks master-key --env $(ENV) && echo
 
 ## test: lint, type-check and the whole test suite: one command for developers and CI alike
 test: system-packages lint typecheck node_modules/.installed $(PROXY_VENV)/.installed \
@@ -35,11 +55,15 @@ test: system-packages lint typecheck node_modules/.installed $(PROXY_VENV)/.inst
 lock-images: $(VENV)/.synth-deps
 	$(BIN)/python -m lib.images --env $(ENV)
 
-## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); what the
-## database costs a request (the proxy on Postgres, as the tests run it); not part of test
+## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5), and what the database costs a request; `make test` checks only that both build the same objects
 .PHONY: bench
 bench: system-packages $(VENV)/.test-deps node_modules/.installed $(PROXY_VENV)/.prisma-generated
 	$(BIN)/python benchmarks/run.py $(if $(RUNS),--runs $(RUNS))
+
+## providers: regenerate lib/proxy_config/litellm_providers.py from the pinned LiteLLM
+.PHONY: providers
+providers: $(PROXY_VENV)/.installed
+	$(PROXY_VENV)/bin/python -m lib.proxy_config.litellm_providers
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .

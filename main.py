@@ -11,7 +11,7 @@ from lib.entry import run
 if __name__ == "__main__":
     status = run()
     # The interpreter's last act is a full garbage collection over every object cdk8s and jsii
-    # loaded, none of which is garbage: tens of milliseconds per synth (README, "Benchmarks").
+    # loaded, none of which is garbage: tens of milliseconds per synth (docs/benchmarks.md).
     # Freezing moves them out of its reach. atexit handlers, jsii's Node shutdown among them,
     # still run, and the exit status is run()'s.
     gc.freeze()

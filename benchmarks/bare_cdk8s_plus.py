@@ -4,10 +4,10 @@ Those are: the restricted Namespace; the three Secrets (LiteLLM's, the apps' ``s
 ``chatbot``); the database gate's ConfigMap and the migration Job; LiteLLM (ConfigMap with the dev
 config, hardened Deployment with its Redis and database variables and its schema-gate init
 container, Service, Ingress under ``/litellm``); the in-cluster Valkey and Postgres (Deployment,
-Service each); the key reconciler's ConfigMaps and Job; the consumer apps ``backend`` and
-``chatbot`` (with its gateway key and the init container that waits for it); the
-NetworkPolicies (default deny, and ingress to LiteLLM, to backend, to Valkey and to Postgres).
-Dev runs one replica with no metrics behind ingress-nginx, so the PodDisruptionBudget,
+Service each); the key reconciler's ConfigMaps and Job; the consumer apps ``backend`` (and its
+route's Ingress) and ``chatbot`` (with its gateway key and the init container that waits for
+it); the NetworkPolicies (default deny, and ingress to LiteLLM, to backend, to Valkey and to
+Postgres). Dev runs one replica with no metrics behind ingress-nginx, so the PodDisruptionBudget,
 autoscaler, metrics port, ServiceMonitor, budget alerts, HTTPRoute and egress policies of prod
 are not among them.
 
@@ -391,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env_from: Sequence[kplus.ISecret] = (),
         env: dict[str, kplus.EnvValue] | None = None,
         init_containers: Callable[[Construct], list[kplus.ContainerProps]] | None = None,
-    ) -> None:
+    ) -> kplus.Service:
         group = Construct(scope, name)
         labels = app_labels(name)
         deployment = kplus.Deployment(
@@ -424,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         deployment.select(kplus.LabelSelector.of(labels=labels))
         pod_patches(deployment)
-        service(group, name, labels, APP_PORT, "http")
+        return service(group, name, labels, APP_PORT, "http")
 
     def tcp_probe(port: int, period: int, failures: int) -> kplus.Probe:
         return kplus.Probe.from_tcp_socket(
@@ -813,12 +813,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         kplus.IngressBackend.from_service(litellm_service),
         kplus.HttpIngressPathType.PREFIX,
     )
-    consumer_app(
+    backend = consumer_app(
         gateway_chart,
         "backend",
         (f"-listen=:{APP_PORT}", "-text=backend placeholder: replace with your app"),
         STRIPE_SECRETS_DIGEST,
         env_from=[secrets["stripe"]],
+    )
+    # backend is published at "/" on the host (its AppRoute): an Ingress of its own.
+    backend_route = Construct(gateway_chart, "backend-route")
+    backend_ingress = kplus.Ingress(
+        backend_route,
+        "ingress",
+        metadata=cdk8s.ApiObjectMetadata(
+            name="backend", labels={"app.kubernetes.io/name": "backend"}
+        ),
+        class_name="nginx",
+    )
+    backend_ingress.add_host_rule(
+        HOST,
+        "/",
+        kplus.IngressBackend.from_service(backend, port=APP_PORT),
+        kplus.HttpIngressPathType.PREFIX,
     )
     # chatbot calls LiteLLM with its own key, and starts once the gateway accepts that key.
     consumer_app(

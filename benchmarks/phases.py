@@ -75,20 +75,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lib.jsii_runtime import check_jsii_can_start, node_failures_told
         from lib.outdir import prepare_output, write_output
         from lib.output import RenderedFile, refuse_ciphertext, render
+        from lib.project import PROJECT_ROOT, shown
         from lib.proxy_config.checks import check_proxy_config
-        from lib.secrets.demo_key import PROJECT_ROOT, demo_identity_for
+        from lib.secrets.demo_key import demo_identity_for
         from lib.secrets.encrypted_file import inspect_encrypted_file
         from lib.secrets.gateway_secrets import AppKeyRequest, check_gateway_secrets
         from lib.secrets.model import parse_secrets
         from lib.secrets.sops import decrypt
         from lib.specs.gateway_access import KEY_VARIABLE
-        from lib.synthesis import _check_redis_password, _display, _secrets_digests
+        from lib.synthesis import _check_redis_password, _secrets_digests
         from lib.wiring import wire
 
     environments = environments_with_apps(args.apps)
     with phase("environment_named"):
         environment = environment_named("dev", environments)
-    secrets_path = _display(PROJECT_ROOT / environment.secrets_file)
+    secrets_path = shown(PROJECT_ROOT / environment.secrets_file)
     with phase("prepare_output (refusals, git)"):
         output = prepare_output(args.outdir, secrets_file=secrets_path, plaintext=True)
     with phase("inspect_encrypted_file"):

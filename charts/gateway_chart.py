@@ -9,6 +9,12 @@ import cdk8s
 import cdk8s_plus_28 as kplus
 from constructs import Construct
 
+from lib.constructs.app_route import (
+    AppHttpRoute,
+    AppHttpRouteProps,
+    AppRouteIngress,
+    AppRouteProps,
+)
 from lib.constructs.availability import Availability
 from lib.constructs.budget_alerts import BudgetAlert, BudgetAlerts, BudgetAlertsProps
 from lib.constructs.consumer_app import ConsumerApp
@@ -45,6 +51,7 @@ from lib.specs.database import POSTGRES_PORT, ExistingPostgres, InClusterPostgre
 from lib.specs.gateway_access import KEY_VARIABLE
 from lib.specs.metrics import METRICS_PATH, MULTIPROC_MOUNT
 from lib.specs.redis import REDIS_PORT, ExistingRedis, InClusterValkey
+from lib.specs.routes import AppRoute
 from lib.wiring import LITELLM_POD, Wiring
 
 SECRETS_DIGEST_ANNOTATION = "seance.dev/secrets-digest"
@@ -281,8 +288,10 @@ class GatewayChart(cdk8s.Chart):
             )
             if app.gateway is not None:
                 gateway_clients.append(consumer.pod_labels)
+            if app.route is not None:
+                _publish(self, environment, app.name, app.route, consumer.service, app.port)
             isolated_apps.append(
-                (IsolatedWorkload(app.name, consumer.pod_labels, app.port), app.ingress)
+                (IsolatedWorkload(app.name, consumer.pod_labels, app.port), app.allowed_ingress)
             )
         NetworkIsolation(
             self,
@@ -316,6 +325,40 @@ class GatewayChart(cdk8s.Chart):
                 else None
             ),
         )
+
+
+def _publish(
+    scope: Construct,
+    environment: Environment,
+    name: str,
+    route: AppRoute,
+    service: kplus.Service,
+    port: int,
+) -> None:
+    """An app's route, the way the environment serves the gateway: on its Gateway (an
+    HTTPRoute) or on its ingress controller (an Ingress)."""
+    host = route.host or environment.host
+    if environment.gateway_route is not None:
+        AppHttpRoute(
+            scope,
+            f"{name}-route",
+            AppHttpRouteProps(name, host, route.path, service, port, environment.gateway_route),
+        )
+        return
+    AppRouteIngress(
+        scope,
+        f"{name}-route",
+        AppRouteProps(
+            name=name,
+            host=host,
+            path=route.path,
+            service=service,
+            port=port,
+            ingress_class=environment.ingress_class,
+            # The environment's certificate is for its own host only.
+            tls_secret_name=environment.tls_secret_name if host == environment.host else None,
+        ),
+    )
 
 
 def _digest_annotation(digest: str | None) -> dict[str, str]:

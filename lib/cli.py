@@ -4,7 +4,7 @@ Exit 0 on success. A user error exits 1 with one line ``error: ...`` on stderr; 
 SIGHUP and SIGINT during the synth (after the output directory is left complete and no staging
 directory is left), and a report that cannot be printed (a closed stdout). A signal after the
 output is complete changes nothing: the report is printed and the exit status is 0 (see
-lib/entry.py). Anything else is a bug in this project and keeps its traceback.
+lib/signals.py). Anything else is a bug in this project and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,21 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from lib.entry import (
-    Interrupted,
-    print_error,
-    print_warning,
-    quiet_stderr,
-    received_signal,
-    settle,
-    signals_interrupt,
-)
 from lib.environments import DEFAULT_ENVIRONMENT, ENVIRONMENTS
-from lib.errors import SynthError
+from lib.errors import SynthError, print_error, print_warning
 from lib.outdir import link_into, refuse_overlapping_cli_outdir
+from lib.project import DEFAULT_OUTDIR, shown
+from lib.signals import Interrupted, quiet_stderr, received_signal, settle, signals_interrupt
 from lib.synthesis import SynthRequest, synthesize
-
-DEFAULT_OUTDIR = Path("dist")
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -62,14 +53,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--outdir",
         type=Path,
         default=None,
-        help=f"output directory (default {DEFAULT_OUTDIR}/)",
+        help="output directory (default: the project's dist/, wherever you run this)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="after the report, list what the environment needs from the cluster",
     )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    outdir: Path = args.outdir or DEFAULT_OUTDIR
+    # Shown as the report and every message name it: absolute unless below this directory.
+    outdir = shown(args.outdir or DEFAULT_OUTDIR)
     # Set by `cdk8s synth`, which deletes that directory first and hides the app's stdout.
     cdk8s_cli_outdir = os.environ.get("CDK8S_OUTDIR")
     with signals_interrupt():
@@ -95,8 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if signum is not None:
                 return _error_and_quiet(_interrupted(signal.Signals(signum).name, outdir))
             raise
-    # The output is complete: a signal from here on is noted, not raised (lib/entry.py).
-    code = _print_report(report.lines(), to_stderr=bool(cdk8s_cli_outdir), outdir=outdir)
+    # The output is complete: a signal from here on is noted, not raised (lib/signals.py).
+    lines = report.lines()
+    if args.explain:
+        lines += ["needs from the cluster:", *(f"- {line}" for line in report.prerequisites())]
+    code = _print_report(lines, to_stderr=bool(cdk8s_cli_outdir), outdir=outdir)
     for warning in report.warnings:
         print_warning(warning)
     return code

@@ -1,156 +1,11 @@
-"""What holds from the first line of main.py to the process's last: signals and the error line.
-
-Imports nothing heavy (the standard library and ``lib.errors`` only), so that main.py can install
-the signal handlers before it imports the synthesizer: Ctrl-C during the ~0.1 s of imports is
-one ``error:`` line too, not a KeyboardInterrupt traceback.
-
-The handlers stay until the process exits. While the synth works they raise ``Interrupted``, so
-every cleanup on the way out runs. Once the synth has finished (written, or refused with its own
-line) they only note the signal: the report is printed, jsii stops its Node process in its
-``atexit`` callback, and the process exits with the status it had, because nothing is left to
-stop. A signal in that last phase (or any signal, once its line is printed) also silences
-stderr: Node, hit by the same Ctrl-C, makes jsii's shutdown complain about a broken pipe.
-"""
+"""main.py's whole run: handlers first, then the imports, then the synth; one line for what
+fails. The only module that imports lib/cli.py (late, once the handlers are in); lib/cli.py
+imports the signal handling (lib/signals.py) and the error line (lib/errors.py), never this."""
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
-from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # typing and collections.abc cost milliseconds before the handlers are in
-    from collections.abc import Callable, Iterator
-    from types import FrameType
-    from typing import TextIO
-
-from lib.errors import SynthError, printable
-
-# What `make`, CI runners, `timeout`, a closed terminal and Ctrl-C send. Installed in this
-# order: SIGTERM last, so a process seen catching SIGTERM (``SigCgt`` in /proc/PID/status;
-# Python itself catches only SIGINT) has all three handlers in, raising already.
-INTERRUPTING_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
-
-
-class Interrupted(BaseException):
-    """A signal arrived. A BaseException, like KeyboardInterrupt, so no ``except Exception``
-    on the way (ours or a library's) swallows it before the cleanups have run."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-    @property
-    def name(self) -> str:
-        return signal.Signals(self.signum).name
-
-
-class _SignalState:
-    """Which signals arrived, and whether one still interrupts the synth."""
-
-    def __init__(self) -> None:
-        self.received: list[int] = []
-        self.raising = False
-        self.installed = False
-
-    def handle(self, signum: int, frame: FrameType | None) -> None:
-        first = not self.received
-        self.received.append(signum)
-        if not self.raising:
-            quiet_stderr()
-        elif first:
-            # Only the first signal raises: a second one must not cut the cleanup short.
-            raise Interrupted(signum)
-
-
-_STATE = _SignalState()
-
-
-def install_signal_handlers() -> None:
-    """From now until exit, SIGTERM, SIGHUP and SIGINT raise ``Interrupted`` (until the synth
-    is over, see ``settle``). Signals the caller ignores (``nohup``, background jobs) stay
-    ignored. The caller is inside its ``try`` already: a signal arriving between two of these
-    calls raises ``Interrupted`` like any later one."""
-    _STATE.raising = True
-    _STATE.installed = True
-    for signum in INTERRUPTING_SIGNALS:
-        if signal.getsignal(signum) is not signal.SIG_IGN:
-            signal.signal(signum, _STATE.handle)
-
-
-def settle() -> None:
-    """The synth is over: a signal from now on is noted, not raised."""
-    _STATE.raising = False
-
-
-def received_signal() -> int | None:
-    return _STATE.received[0] if _STATE.received else None
-
-
-@contextmanager
-def signals_interrupt() -> Iterator[None]:
-    """The synth's window. Under main.py the handlers are already installed and stay (settled
-    on the way out); called in-process (tests), it installs them and restores the previous ones.
-    """
-    if _STATE.installed:
-        try:
-            yield
-        finally:
-            settle()
-        return
-    previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {
-        signum: signal.getsignal(signum) for signum in INTERRUPTING_SIGNALS
-    }
-    try:
-        install_signal_handlers()
-        yield
-    finally:
-        _STATE.raising = False
-        _STATE.installed = False
-        _STATE.received.clear()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def print_error(message: str) -> int:
-    """The one line on stderr, and exit status 1. With stderr closed (``2>&-``) it goes nowhere:
-    never to stdout, which may be a pipe into kubectl."""
-    _say("error", message)
-    return 1
-
-
-def print_warning(message: str) -> None:
-    """A line on stderr about a synth that succeeded all the same (exit status 0)."""
-    _say("warning", message)
-
-
-def _say(kind: str, message: str) -> None:
-    if sys.stderr is not None:
-        # A closed pipe on stderr: there is nowhere left to say it.
-        with suppress(OSError):
-            print(f"{kind}: {one_line(message)}", file=sys.stderr, flush=True)
-
-
-def quiet_stderr() -> None:
-    """Nothing more on stderr: the process is ending because of a signal, and jsii's Node child,
-    hit by the same Ctrl-C or cut off mid-message, would add its complaints after our line."""
-    if sys.stderr is _QUIET[0] is not None:
-        return
-    if sys.stderr is not None:
-        with suppress(OSError):
-            sys.stderr.flush()
-    sys.stderr = _QUIET[0] = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - until exit
-
-
-_QUIET: list[TextIO | None] = [None]
-
-
-def one_line(message: str) -> str:
-    """``message`` on one line (line breaks and tabs become single spaces), every character a
-    terminal would act on (an ESC clearing a CI log, a bidi override) written as an escape."""
-    words = message.replace("\r", " ").replace("\n", " ").replace("\t", " ").split(" ")
-    return printable(" ".join(word for word in words if word))
+from lib.errors import SynthError, print_error
+from lib.signals import Interrupted, install_signal_handlers, quiet_stderr, settle
 
 
 def run() -> int:
@@ -159,9 +14,15 @@ def run() -> int:
         install_signal_handlers()
         try:
             from lib.cli import main  # the synthesizer and what it imports: ~0.1 s
-        except SynthError as exc:  # a bad value in the environments table, refused as built
+        except (SynthError, TypeError, NameError) as exc:
+            # A slip in the environments table, refused as it is built; anything else is a bug.
+            from lib.table_slips import slip_line
+
+            line = slip_line(exc)
+            if line is None:
+                raise
             settle()
-            return print_error(f"lib/environments.py: {exc}")
+            return print_error(line)
         return main()
     except Interrupted as exc:
         # Before the synth's own window (the imports, parsing the arguments), or, rarely, in

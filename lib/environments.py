@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 
+from lib.environment_checks import check_environment, images, where_in_table, with_images
 from lib.errors import SynthError
 from lib.external_secrets import ExternalSecretSource, SecretStoreRef
-from lib.litellm_runtime import TMP_MOUNT, keepalive_timeout_seconds
-from lib.names import is_dns_label, is_env_var_name
+from lib.litellm_runtime import keepalive_timeout_seconds
 from lib.proxy_config.spec import ModelSpec, ProxyConfigSpec
 from lib.proxy_config.timing import PROXY_MARGIN_SECONDS, longest_try_seconds, worst_case_seconds
-from lib.specs.apps import ConsumerAppSpec, HttpProbes
+from lib.specs.apps import ConsumerAppSpec, HttpProbes, NoProbes
 from lib.specs.availability import AutoscalingSpec, AvailabilitySpec
 from lib.specs.cache import CacheSpec
 from lib.specs.database import PASSWORD_VARIABLE as DATABASE_PASSWORD_VARIABLE
@@ -29,12 +28,13 @@ from lib.specs.database import (
     PostgresConnection,
 )
 from lib.specs.database import connection_of as database_connection_of
+from lib.specs.field_types import check_field_types
 from lib.specs.gateway import GatewaySpec
 from lib.specs.gateway_access import ClientVariables, GatewayAccess
-from lib.specs.gateway_rules import check_gateway_rules
 from lib.specs.image import ImagePolicy, ImageRef
 from lib.specs.metrics import MULTIPROC_DIR, MetricsSpec
-from lib.specs.network import NAMESPACE_NAME_LABEL, AppIngress, NetworkSpec, check_labels
+from lib.specs.modes import PathPrefixMode, SecretMode
+from lib.specs.network import NAMESPACE_NAME_LABEL, AppIngress, NetworkSpec
 from lib.specs.redis import (
     PASSWORD_VARIABLE,
     ExistingRedis,
@@ -44,6 +44,23 @@ from lib.specs.redis import (
     connection_of,
 )
 from lib.specs.route import INGRESS_NGINX_UPSTREAM_KEEPALIVE_SECONDS, GatewayRouteSpec
+from lib.specs.routes import AppRoute
+
+# Names other modules import from here; and the app specs the table's example does not use
+# but an app may need (docs/apps.md), importable here like the ones it uses.
+__all__ = [
+    "DEFAULT_ENVIRONMENT",
+    "ENVIRONMENTS",
+    "AppIngress",
+    "Environment",
+    "NoProbes",
+    "PathPrefixMode",
+    "SecretMode",
+    "check_environment",
+    "environment_named",
+    "images",
+    "with_images",
+]
 from lib.specs.router import RouterSpec
 
 # Pinned: the proxy's behaviour (probes, master key rules, flags) was measured on this release,
@@ -52,44 +69,13 @@ from lib.specs.router import RouterSpec
 # compromised 1.107.x series and floating tags are refused (lib/specs/image.py,
 # docs/dependencies.md). The release notes of the 1.10x series publish and sign the images as
 # ghcr.io/berriai/<variant>:vX.Y.Z (no "main-" prefix, no "-stable" suffix); litellm-non_root
-# runs as uid 65534 and is what Pod Security "restricted" can run. Add @sha256:<digest> after
-# `crane digest` / `docker buildx imagetools inspect` against your registry (README).
+# runs as uid 65534 and is what Pod Security "restricted" can run. To pin it by digest, run
+# `make lock-images ENV=<env>` (images.lock.yaml) and verify it (docs/images.md).
 LITELLM_IMAGE = ImageRef.parse("ghcr.io/berriai/litellm-non_root:v1.106.12")
 # Where the proxy is served on the environment's host.
 LITELLM_PATH_PREFIX = "/litellm"
 # The IngressClass of ingress-nginx, whose annotations set the body size limit and timeouts.
 NGINX_INGRESS_CLASS = "nginx"
-# Uploads of the largest allowed size that the proxy's /tmp must hold at once: starlette spools
-# every file part over 1 MiB there until the request ends.
-SPOOLED_UPLOADS_IN_FLIGHT = 8
-
-
-class PathPrefixMode(Enum):
-    """How LiteLLM is served under ``/litellm`` (see README, "Path prefix").
-
-    ``REWRITE``: ingress-nginx strips the prefix; the proxy sees ``/v1/...``. API routes work;
-    the admin UI and ``/openapi.json`` links point at the unprefixed paths and break.
-    ``ROOT_PATH``: the prefix is kept and LiteLLM is told about it (``SERVER_ROOT_PATH``), so the
-    UI and the OpenAPI document work under ``/litellm`` too; any ingress controller will do.
-    """
-
-    REWRITE = "rewrite"
-    ROOT_PATH = "root_path"
-
-
-class SecretMode(Enum):
-    """How the secret values reach the cluster (see README, "Secret modes").
-
-    ``PLAIN``: Secrets with the decrypted values, in dist/10-secrets.k8s.yaml (mode 0600).
-    ``EXTERNAL``: ExternalSecret objects for the External Secrets Operator; the SOPS file is
-    read for key names only, never decrypted, and no value is written anywhere.
-    ``SOPS``: the Secrets written SOPS-encrypted (data/stringData only, recipients from
-    .sops.yaml) for Flux's kustomize-controller to decrypt at apply time.
-    """
-
-    PLAIN = "plain"
-    EXTERNAL = "external"
-    SOPS = "sops"
 
 
 @dataclass(frozen=True)
@@ -144,6 +130,11 @@ class Environment:
     admin_ui: bool = False
     allow_salt_key_rotation: bool = False
 
+    def __post_init__(self) -> None:
+        # Every nested spec's fields against their annotations: a string where an ImageRef
+        # goes, a missing comma in a one-item tuple, is one line naming the field.
+        check_field_types(self, recursive=True)
+
     @property
     def database_connection(self) -> PostgresConnection | None:
         return database_connection_of(self.database) if self.database is not None else None
@@ -164,13 +155,16 @@ class Environment:
     def request_timeout_seconds(self) -> int:
         """The longest one request may take through the proxy (``lib/proxy_config/timing.py``):
         the ingress must wait that long for an answer."""
-        return worst_case_seconds(self.proxy_config(), _where(self))
+        return worst_case_seconds(self.proxy_config(), where_in_table(self.name))
 
     def shutdown_drain_seconds(self) -> int:
         """How long the proxy drains after SIGTERM: the router's longest single try plus the
         proxy's own work around it, so the answer in progress when the pod is told to stop
         finishes (``lib/proxy_config/timing.py``)."""
-        return longest_try_seconds(self.proxy_config(), _where(self)) + PROXY_MARGIN_SECONDS
+        return (
+            longest_try_seconds(self.proxy_config(), where_in_table(self.name))
+            + PROXY_MARGIN_SECONDS
+        )
 
     def upstream_idle_timeout_seconds(self) -> int:
         """How long whatever forwards to the proxy keeps an idle connection to it."""
@@ -219,7 +213,8 @@ class Environment:
 # A stand-in for your own backend: a tiny static HTTP server that receives the Stripe keys.
 # Replace image, port, args and probes with your app's; keep the groups it really needs.
 # http-echo answers every path with 200, so "/" serves as both probes. It is the app behind
-# the environment's host, so the ingress controller may reach it (add its Ingress route).
+# the environment's host: published at "/" (the gateway keeps /litellm), which also lets the
+# ingress controller reach it. Drop `route` for an app nobody outside the cluster calls.
 _EXAMPLE_BACKEND = ConsumerAppSpec(
     name="backend",
     image=ImageRef.parse("docker.io/hashicorp/http-echo:1.0.0"),
@@ -227,7 +222,7 @@ _EXAMPLE_BACKEND = ConsumerAppSpec(
     secret_groups=("stripe",),
     probes=HttpProbes(readiness_path="/", liveness_path="/"),
     args=("-listen=:5678", "-text=backend placeholder: replace with your app"),
-    ingress=AppIngress(from_ingress_controller=True),
+    route=AppRoute(path="/"),
 )
 
 # An app that calls the gateway with a key of its own, limited to one model, 60 requests and
@@ -251,10 +246,12 @@ _EXAMPLE_CHATBOT = ConsumerAppSpec(
     ),
 )
 
-# Models clients can ask for. Each provider's key comes from the secrets' litellm group
-# (OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENROUTER_API_KEY, ...): add the key there, then the model
-# here. openrouter-default is the system default provider: a model that fails (errors,
-# timeouts, rate limits) is answered by it instead.
+# Models clients can ask for, SHARED BY DEV AND PROD: a model added here reaches production
+# with the next prod synth. To try one in dev only, add it to _DEV_PROXY below instead.
+# Each provider's key comes from the secrets' litellm group (OPENAI_API_KEY, ANTHROPIC_API_KEY,
+# OPENROUTER_API_KEY, ...): add the key there, then the model here (docs/models.md).
+# openrouter-default is the system default provider: a model that fails (errors, timeouts,
+# rate limits) is answered by it instead.
 _MODELS = ProxyConfigSpec(
     models=(
         ModelSpec(name="gpt-4o-mini", model="openai/gpt-4o-mini", timeout=60, stream_timeout=30),
@@ -272,7 +269,9 @@ _MODELS = ProxyConfigSpec(
         cooldown_time=30,
     ),
 )
-# Development caches identical requests for 10 minutes in the in-cluster Valkey.
+# Development: the shared models, plus a cache of identical requests for 10 minutes in the
+# in-cluster Valkey. A dev-only model goes here, e.g.
+#   models=(*_MODELS.models, ModelSpec(name="llama", model="groq/llama-3.3-70b-versatile")),
 _DEV_PROXY = replace(_MODELS, cache=CacheSpec(ttl_seconds=600))
 
 ENVIRONMENTS: dict[str, Environment] = {
@@ -307,7 +306,7 @@ ENVIRONMENTS: dict[str, Environment] = {
             ),
         ),
         apps=(_EXAMPLE_BACKEND, _EXAMPLE_CHATBOT),
-        proxy=_MODELS,
+        proxy=_MODELS,  # the models dev uses too (see _MODELS)
         # The Postgres that already runs in the cluster, over TLS; its password is
         # DATABASE_PASSWORD in the litellm group. No admin UI or API pages in production.
         database=ExistingPostgres(
@@ -353,16 +352,14 @@ ENVIRONMENTS: dict[str, Environment] = {
             restrict_gateway_egress=True,
             trusted_proxy_cidrs=("10.244.0.0/16", "fd00:10:244::/56"),
         ),
-        # Off until real digests are pinned: none can be looked up from this project's
-        # machines, and a made-up digest would be an image that does not exist (README,
-        # "Pin images by digest"). Turn it on together with the digests.
+        # Off until real digests are locked: no registry serving these images can be reached
+        # from this project's machines, and a made-up digest would be an image that does not
+        # exist. Turn it on in the commit that adds prod's entries of images.lock.yaml
+        # (`make lock-images ENV=prod`, docs/images.md).
         image_policy=ImagePolicy(require_digests=False),
     ),
 }
 DEFAULT_ENVIRONMENT = "dev"
-
-
-_RESERVED_APP_NAMES = frozenset({"litellm"})
 
 
 def environment_named(
@@ -378,161 +375,3 @@ def environment_named(
         ) from None
     check_environment(environment)
     return environment
-
-
-def _where(environment: Environment) -> str:
-    return f"lib/environments.py, environment '{environment.name}'"
-
-
-def check_environment(environment: Environment) -> None:
-    where = _where(environment)
-    if not is_dns_label(environment.namespace):
-        raise SynthError(f"{where}: namespace '{environment.namespace}' is not a DNS-1123 label")
-    if environment.secret_mode is SecretMode.EXTERNAL and environment.external_secrets is None:
-        raise SynthError(f"{where}: secret_mode EXTERNAL needs external_secrets (the store)")
-    gateway = environment.gateway
-    if gateway.replicas < 1 or gateway.workers < 1:
-        raise SynthError(f"{where}: gateway replicas and workers must be at least 1")
-    availability = gateway.availability
-    if gateway.replicas > 1 and availability.max_unavailable >= gateway.replicas:
-        raise SynthError(
-            f"{where}: gateway availability max_unavailable {availability.max_unavailable} "
-            f"lets all {gateway.replicas} replicas go at once: use less than replicas"
-        )
-    if availability.autoscaling and availability.autoscaling.max_replicas < gateway.replicas:
-        raise SynthError(
-            f"{where}: gateway autoscaling max_replicas "
-            f"{availability.autoscaling.max_replicas} is below replicas {gateway.replicas}"
-        )
-    _check_request_limits(environment, where)
-    _check_redis(environment, where)
-    _check_metrics(environment, where)
-    seen: set[str] = set()
-    for app in environment.apps:
-        if not is_dns_label(app.name) or app.name in _RESERVED_APP_NAMES or app.name in seen:
-            raise SynthError(
-                f"{where}: app name '{app.name}' must be a unique DNS-1123 label "
-                "(lowercase letters, digits, '-') other than 'litellm'"
-            )
-        seen.add(app.name)
-        if not 1 <= app.port <= 65535:
-            raise SynthError(f"{where}: app '{app.name}' has port {app.port}; use 1-65535")
-        if app.replicas < 1 or app.run_as_user < 1:
-            raise SynthError(
-                f"{where}: app '{app.name}' needs replicas >= 1 and a non-root run_as_user"
-            )
-    for app in environment.apps:
-        unknown = sorted(set(app.ingress.from_apps) - seen)
-        if unknown:
-            raise SynthError(
-                f"{where}: app '{app.name}' allows ingress from unknown apps {unknown}: "
-                f"use names of this environment's apps ({', '.join(sorted(seen))})"
-            )
-    check_gateway_rules(environment, where)
-
-
-def images(environment: Environment) -> dict[str, ImageRef]:
-    """Every image of the environment, by the workload that runs it."""
-    found = {"litellm": environment.gateway.image, **{a.name: a.image for a in environment.apps}}
-    if isinstance(environment.redis, InClusterValkey):
-        found[environment.redis.name] = environment.redis.image
-    if isinstance(environment.database, InClusterPostgres):
-        found[environment.database.name] = environment.database.image
-    return found
-
-
-def with_images(environment: Environment, replacements: Mapping[str, ImageRef]) -> Environment:
-    """``environment`` with the images of the workloads named (as ``images`` names them)
-    replaced; beside ``images`` so the two always agree on where images live."""
-    gateway, redis, database = environment.gateway, environment.redis, environment.database
-    if "litellm" in replacements:
-        gateway = replace(gateway, image=replacements["litellm"])
-    if isinstance(redis, InClusterValkey) and redis.name in replacements:
-        redis = replace(redis, image=replacements[redis.name])
-    if isinstance(database, InClusterPostgres) and database.name in replacements:
-        database = replace(database, image=replacements[database.name])
-    apps = tuple(
-        replace(app, image=replacements[app.name]) if app.name in replacements else app
-        for app in environment.apps
-    )
-    return replace(environment, gateway=gateway, apps=apps, redis=redis, database=database)
-
-
-def _check_request_limits(environment: Environment, where: str) -> None:
-    body_mib = environment.gateway.max_request_body_mib
-    most = TMP_MOUNT.size_limit_mib // SPOOLED_UPLOADS_IN_FLIGHT
-    if isinstance(body_mib, bool) or not isinstance(body_mib, int) or not 1 <= body_mib <= most:
-        raise SynthError(
-            f"{where}: gateway max_request_body_mib {body_mib} must be 1-{most}: uploads over "
-            f"1 MiB spool to the proxy's /tmp emptyDir ({TMP_MOUNT.size_limit_mib}Mi, "
-            f"TMP_MOUNT in lib/litellm_runtime.py), which must hold {SPOOLED_UPLOADS_IN_FLIGHT} "
-            "of them at once; raise its size_limit_mib with the body size"
-        )
-    environment.request_timeout_seconds()  # refuses a timeout it cannot read, in one line
-
-
-def _check_redis(environment: Environment, where: str) -> None:
-    gateway, redis = environment.gateway, environment.redis
-    if redis is None:
-        if gateway.replicas > 1 or gateway.workers > 1:
-            raise SynthError(
-                f"{where}: {gateway.replicas} replicas x {gateway.workers} workers without "
-                "Redis: rate limits, cooldowns and the cache would be kept per process; set "
-                "redis (ExistingRedis or InClusterValkey) or run 1 replica with 1 worker"
-            )
-        return
-    password_key = redis.password_key
-    if password_key is not None and not is_env_var_name(password_key):
-        raise SynthError(
-            f"{where}: redis password_key '{password_key}' is not an environment variable name"
-        )
-    if isinstance(redis, ExistingRedis):
-        if not redis.host.strip() or any(c.isspace() or c in "/@:" for c in redis.host):
-            # Never echo a host that may hold credentials (user:password@host).
-            shown = "" if "@" in redis.host else f" '{redis.host}'"
-            raise SynthError(
-                f"{where}: redis host{shown} must be a host name, without scheme, port or "
-                "credentials: set port and tls separately, the password with password_key"
-            )
-        if not 1 <= redis.port <= 65535 or redis.db < 0:
-            raise SynthError(f"{where}: redis needs a port in 1-65535 and a db number >= 0")
-        if redis.namespace_labels is not None:
-            if not redis.namespace_labels:
-                raise SynthError(
-                    f"{where}: redis namespace_labels is empty, which would let LiteLLM reach "
-                    "the Redis port in every namespace: give the labels of its namespace, or "
-                    "None for a server outside the cluster"
-                )
-            check_labels(redis.namespace_labels, f"{where}: redis namespace_labels")
-    elif isinstance(redis, InClusterValkey):
-        taken = {"litellm", *(app.name for app in environment.apps)}
-        if not is_dns_label(redis.name) or redis.name in taken:
-            raise SynthError(
-                f"{where}: valkey name '{redis.name}' must be a DNS-1123 label that no app or "
-                "the proxy uses"
-            )
-        if redis.max_memory_mib < 16 or redis.run_as_user < 1:
-            raise SynthError(
-                f"{where}: valkey needs max_memory_mib >= 16 and a non-root run_as_user"
-            )
-
-
-def _check_metrics(environment: Environment, where: str) -> None:
-    metrics = environment.metrics
-    if metrics is None:
-        return
-    if not 1 <= metrics.port <= 65535 or metrics.port == 4000:
-        raise SynthError(
-            f"{where}: metrics port {metrics.port} must be in 1-65535 and differ from the "
-            "proxy's port 4000"
-        )
-    if metrics.service_monitor and not metrics.service_monitor_labels:
-        # prometheus-operator picks ServiceMonitors by label (kube-prometheus-stack's default
-        # serviceMonitorSelector is `release: <its release name>`): an unlabelled one is
-        # applied, accepted and never scraped, with no error anywhere.
-        raise SynthError(
-            f"{where}: metrics service_monitor has no service_monitor_labels, so no Prometheus "
-            "selects it: set the labels your Prometheus's serviceMonitorSelector matches "
-            "(kube-prometheus-stack: {'release': '<its release name>'}, e.g. "
-            "{'release': 'kube-prometheus-stack'}), or service_monitor=False"
-        )

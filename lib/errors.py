@@ -1,4 +1,7 @@
-"""The one error type users see."""
+"""The one error type users see, and the one line it is told in."""
+
+import sys
+from contextlib import suppress
 
 
 class SynthError(Exception):
@@ -19,3 +22,29 @@ def printable(text: str) -> str:
         character if character == " " or character.isprintable() else ascii(character)[1:-1]
         for character in text
     )
+
+
+def print_error(message: str) -> int:
+    """The one line on stderr, and exit status 1. With stderr closed (``2>&-``) it goes nowhere:
+    never to stdout, which may be a pipe into kubectl."""
+    _say("error", message)
+    return 1
+
+
+def print_warning(message: str) -> None:
+    """A line on stderr about a synth that succeeded all the same (exit status 0)."""
+    _say("warning", message)
+
+
+def _say(kind: str, message: str) -> None:
+    if sys.stderr is not None:
+        # A closed pipe on stderr: there is nowhere left to say it.
+        with suppress(OSError):
+            print(f"{kind}: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line (line breaks and tabs become single spaces), every character a
+    terminal would act on (an ESC clearing a CI log, a bidi override) written as an escape."""
+    words = message.replace("\r", " ").replace("\n", " ").replace("\t", " ").split(" ")
+    return printable(" ".join(word for word in words if word))

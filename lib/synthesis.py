@@ -14,8 +14,9 @@ from lib.images.pinning import pin_images
 from lib.jsii_runtime import check_jsii_can_start, node_failures_told
 from lib.outdir import prepare_output, write_output
 from lib.output import ManifestFile, RenderedFile, refuse_ciphertext, render
+from lib.project import PROJECT_ROOT, shown
 from lib.proxy_config.checks import KeyReport, check_proxy_config
-from lib.secrets.demo_key import DEMO_RECIPIENT, PROJECT_ROOT, demo_identity_for
+from lib.secrets.demo_key import DEMO_RECIPIENT, demo_identity_for
 from lib.secrets.digest import secrets_digest
 from lib.secrets.encrypted_file import (
     inspect_encrypted_file,
@@ -56,6 +57,7 @@ class SynthReport:
     outdir: Path
     files: tuple[RenderedFile, ...]
     images: Mapping[str, ImageRef]
+    environment_spec: Environment = field(repr=False)
     # Every object as built, before any encryption of the secrets file: for tests and checks.
     # Holds plaintext values in PLAIN and SOPS modes, so it stays out of repr.
     objects: tuple[Mapping[str, object], ...] = field(repr=False)
@@ -82,8 +84,16 @@ class SynthReport:
             f"groups: {groups}",
             self.keys.line(),
             self.images_line(),
-            f"wrote {self.outdir}/: {written}",
+            f"wrote {shown(self.outdir)}/: {written}",
         ]
+
+    def prerequisites(self) -> list[str]:
+        """What the cluster must provide for these objects (lib/prerequisites.py)."""
+        from lib.prerequisites import prerequisites
+
+        return prerequisites(
+            self.environment_spec, self.objects, self.secrets, str(self.secrets_file)
+        )
 
     def images_line(self) -> str:
         """Per workload, its image and whether a digest pins it (a tag alone can be moved)."""
@@ -105,10 +115,10 @@ def synthesize(
     pinned = pin_images(
         environment_named(request.environment, environments),
         read_lock(request.image_lock),
-        _display(request.image_lock),
+        shown(request.image_lock),
     )
     environment = pinned.environment
-    secrets_path = request.secrets_file or _display(PROJECT_ROOT / environment.secrets_file)
+    secrets_path = request.secrets_file or shown(PROJECT_ROOT / environment.secrets_file)
     # Refusals about the output directory come first: they need nothing decrypted.
     output = prepare_output(
         request.outdir,
@@ -133,7 +143,10 @@ def synthesize(
     wiring = wire(environment, secrets)
     litellm_keys = wiring.keys_reaching(secrets, wiring.litellm_groups)
     where = f"lib/environments.py, environment '{environment.name}'"
-    secrets_hint = f"add it to group '{wiring.litellm_groups[0]}' with `sops {secrets_path}`"
+    secrets_hint = (
+        f"add it to group '{wiring.litellm_groups[0]}' with "
+        f"`make edit-secrets SECRETS={secrets_path}`"
+    )
     _check_redis_password(environment, litellm_keys, where, secrets_hint)
     keys = check_proxy_config(
         environment.proxy_config(),
@@ -175,6 +188,7 @@ def synthesize(
         objects=tuple(obj for manifest in manifests for obj in manifest.objects),
         warnings=warnings,
         locked_images=pinned.locked,
+        environment_spec=environment,
     )
 
 
@@ -234,11 +248,3 @@ def _secrets_digests(
         for pod, groups in pods.items()
         if groups
     }
-
-
-def _display(path: Path) -> Path:
-    """``path`` relative to the working directory when it is below it, for shorter messages."""
-    try:
-        return path.relative_to(Path.cwd())
-    except ValueError:
-        return path

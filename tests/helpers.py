@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import threading
@@ -173,3 +174,21 @@ def without_gateway(environment: Environment) -> Environment:
         database=None,
         admin_ui=False,
     )
+
+
+# What a synth needs of the project: a copy of these runs main.py as the checkout would.
+PROJECT_PARTS = ("lib", "charts", "main.py", "secrets", ".sops.yaml")
+
+
+def copy_project(destination: Path) -> Path:
+    """The project's code, charts and secrets copied to ``destination`` (no .git, no venv)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_PARTS:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(source, destination / name)
+    return destination

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from lib.environments import ENVIRONMENTS, SecretMode
-from lib.secrets.demo_key import PROJECT_ROOT
+from lib.project import PROJECT_ROOT
 from lib.specs.image import ImagePolicy, ImageRef
 from lib.synthesis import SynthReport, SynthRequest, synthesize
 from tests.helpers import FAKE_SECRETS, encrypt_document, new_age_key

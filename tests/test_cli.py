@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lib.entry import one_line
 from lib.environments import ENVIRONMENTS
+from lib.errors import one_line
 from lib.secrets.demo_key import DEMO_KEY_FILE, DEMO_RECIPIENT
 from lib.synthesis import SynthRequest, synthesize
 from tests.helpers import (
@@ -71,6 +71,7 @@ def test_cli_synthesizes_and_says_what_it_used(
     for value in all_values(FAKE_SECRETS):
         assert value not in result.stdout + result.stderr
     assert sorted(p.name for p in outdir.iterdir()) == [
+        ".gitignore",  # makes the directory invisible to git (lib/outdir/writer.py)
         ".seance-synth",  # the stamp: which files this tool wrote (lib/outdir/stamp.py)
         "00-namespace.k8s.yaml",
         "10-secrets.k8s.yaml",

@@ -27,7 +27,7 @@ from tests.helpers import (
 
 Secrets = dict[str, dict[str, str]]
 CHATBOT_MODELS = 'models=("gpt-4o-mini",),\n        max_budget_usd=20,'
-BACKEND_INGRESS = "    ingress=AppIngress(from_ingress_controller=True),\n)"
+BACKEND_INGRESS = '    route=AppRoute(path="/"),\n)'
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,7 @@ def _without(group: str, key: str) -> Callable[[Secrets], Secrets]:
 
 _BACKEND_WITH_GATEWAY = (
     BACKEND_INGRESS,
-    "    ingress=AppIngress(from_ingress_controller=True),\n"
-    '    gateway=GatewayAccess(models=("gpt-4o-mini",)),\n)',
+    '    route=AppRoute(path="/"),\n    gateway=GatewayAccess(models=("gpt-4o-mini",)),\n)',
 )
 CASES: dict[str, BadDeclaration] = {
     "unknown model": BadDeclaration(
@@ -69,8 +68,9 @@ CASES: dict[str, BadDeclaration] = {
     "negative budget": BadDeclaration(
         edits=((CHATBOT_MODELS, CHATBOT_MODELS.replace("=20", "=-5")),),
         expected=(
-            "error: lib/environments.py: GatewayAccess max_budget_usd -5 must be positive "
-            "(US dollars)",
+            # A spec's refusal as the table is built names the entry (lib/table_slips.py).
+            "(used by environments 'dev', 'prod'), gateway: GatewayAccess max_budget_usd -5 must "
+            "be positive (US dollars)",
         ),
     ),
     "zero rpm": BadDeclaration(
@@ -85,7 +85,7 @@ CASES: dict[str, BadDeclaration] = {
         edits=(
             (
                 BACKEND_INGRESS,
-                "    ingress=AppIngress(from_ingress_controller=True),\n"
+                '    route=AppRoute(path="/"),\n'
                 '    gateway=GatewayAccess(models=("gpt-4o-mini",), alias="chatbot"),\n)',
             ),
         ),
@@ -107,7 +107,7 @@ CASES: dict[str, BadDeclaration] = {
         expected=(
             "group 'chatbot', key 'LITELLM_API_KEY' is missing: app 'chatbot' has gateway "
             'access and needs a key of its own; make one with `echo "sk-$(openssl rand -hex '
-            "32)\"` and add it under 'chatbot:' with `sops ",
+            "32)\"` and add it under 'chatbot:' with `make edit-secrets SECRETS=",
         ),
     ),
     "key value equal to the master key": BadDeclaration(

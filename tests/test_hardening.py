@@ -192,13 +192,15 @@ def test_hardening_network_policies_follow_each_apps_ingress(
 ) -> None:
     dev = ENVIRONMENTS["dev"]
     backend = dev.apps[0]
-    worker = replace(backend, name="worker", ingress=AppIngress())  # reachable by nobody
+    # Not published (no route): reachable by nobody, and by what AppIngress names.
+    worker = replace(backend, name="worker", ingress=AppIngress(), route=None)
     # Only an app with gateway access may reach LiteLLM's port.
     api = replace(
         backend,
         name="api",
         port=8080,
         ingress=AppIngress(from_gateway=True, from_apps=("worker",)),
+        route=None,
         gateway=GatewayAccess(models=("local",)),
     )
     vllm = ModelSpec(

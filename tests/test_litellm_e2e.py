@@ -226,7 +226,11 @@ def _start_proxy(
         )
     objects = list(report.objects)
     container = compose(objects, "litellm", work / "configmaps")
-    (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
+    (ingress,) = [
+        o
+        for o in objects
+        if o["kind"] == "Ingress" and o["metadata"]["name"] == "litellm"  # type: ignore[index]
+    ]
 
     port = free_port()
     args = list(container.args)

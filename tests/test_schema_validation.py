@@ -167,7 +167,11 @@ def prod_route(age_key: AgeKey, tmp_path_factory: pytest.TempPathFactory) -> dic
             SynthRequest(environment=PROD.name, outdir=workdir / "dist", secrets_file=secrets),
             {PROD.name: PROD},
         )
-    (route,) = [o for o in report.objects if o["kind"] == "HTTPRoute"]
+    (route,) = [
+        o
+        for o in report.objects
+        if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "litellm"  # type: ignore[index]
+    ]
     return dict(route)
 
 

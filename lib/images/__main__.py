@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from lib.entry import Interrupted, print_error, settle, signals_interrupt
 from lib.environments import DEFAULT_ENVIRONMENT, ENVIRONMENTS, Environment, environment_named
-from lib.errors import SynthError
+from lib.errors import SynthError, print_error
 from lib.images.lock import LOCK_FILE, update_lock
 from lib.images.resolve import lock_entries, resolve_environment
+from lib.signals import Interrupted, settle, signals_interrupt
 
 
 class _ArgumentParser(argparse.ArgumentParser):

@@ -39,12 +39,14 @@ def git_dir_of(work_tree: Path) -> Path:
     return marker
 
 
-def refuse_unignored(outdir: Path, shown: Path, staging_probe: Path) -> None:
+def refuse_unignored(outdir: Path, shown: Path, staging_probe: Path) -> bool:
     """Refuse plaintext output where ``git status`` would list it: a tracked ``outdir``, or an
-    ``outdir`` or staging directory (``staging_probe`` stands for its name) not git-ignored."""
+    ``outdir`` not git-ignored. Returns whether the repository's rules also ignore the staging
+    directories (``staging_probe`` stands for their name); where they do not, each staging
+    directory ignores itself (writer.py), so no second ignore line is needed."""
     work_tree = find_work_tree(outdir)
     if work_tree is None:
-        return  # not inside any work tree: nothing git could pick up
+        return True  # not inside any work tree: nothing git could pick up
     git = shutil.which("git")
     if git is None:
         raise SynthError(
@@ -59,20 +61,14 @@ def refuse_unignored(outdir: Path, shown: Path, staging_probe: Path) -> None:
             f"`git rm -r --cached {shown}`, add it to .gitignore, and rotate any value committed"
         )
     relative = outdir.relative_to(work_tree)
-    patterns = f"`/{relative}/` and `/{relative.parent / ('.' + outdir.name)}.*`"
+    patterns = f"`/{relative}/`"
     # The trailing slash lets directory patterns ("/dist/") match a directory not made yet.
     if not _ignored(git, work_tree, shown, f"{outdir}/"):
         raise SynthError(
             f"{shown} is inside a git work tree but not git-ignored, and a synth writes "
             f"decrypted secrets there: add {patterns} to .gitignore, or pass --outdir elsewhere"
         )
-    if not _ignored(git, work_tree, shown, f"{staging_probe}/"):
-        raise SynthError(
-            f"{shown} is git-ignored but its staging directories beside it "
-            f"({staging_probe.parent / ('.' + outdir.name)}.staging-*) are not, and a synth "
-            f"writes decrypted secrets there before it swaps them in: add {patterns} to "
-            ".gitignore"
-        )
+    return _ignored(git, work_tree, shown, f"{staging_probe}/")
 
 
 def _ignored(git: str, work_tree: Path, shown: Path, path: str) -> bool:

@@ -15,7 +15,8 @@ from pathlib import Path
 from lib.errors import SynthError
 from lib.outdir.git_guard import find_work_tree, git_dir_of
 from lib.outdir.stamp import stamped_files
-from lib.secrets.demo_key import DEMO_KEY_FILE, PROJECT_ROOT
+from lib.project import PROJECT_ROOT
+from lib.secrets.demo_key import DEMO_KEY_FILE
 
 
 def age_key_files(environ: Mapping[str, str]) -> list[Path]:

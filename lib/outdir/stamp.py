@@ -21,6 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 STAMP_NAME = ".seance-synth"
+# Every directory a synth writes ignores itself: a staging directory is invisible to git from
+# the moment it holds anything, whatever the repository's .gitignore says (writer.py).
+IGNORE_NAME = ".gitignore"
+IGNORE_TEXT = "# Written by the synth (main.py): decrypted output is never committed.\n*\n"
 _WRITER = "seance synth (main.py); do not add files to this directory: a synth replaces it whole"
 # Manifest names as the charts make them: a plain file name, never a path or a hidden file.
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.yaml\Z")
@@ -84,10 +88,13 @@ def foreign_entries(directory: Path) -> list[str]:
     entries = sorted(os.listdir(directory))
     owned = stamped_files(directory)
     if owned is None:
+        # A killed synth's staging directory may hold its ignore file and nothing else yet.
+        if entries == [IGNORE_NAME] and is_own_ignore_file(directory):
+            return []
         return entries
     foreign = []
     for name in entries:
-        if name == STAMP_NAME:
+        if name == STAMP_NAME or (name == IGNORE_NAME and is_own_ignore_file(directory)):
             continue
         if name not in owned or not stat.S_ISREG(os.lstat(directory / name).st_mode):
             foreign.append(name)
@@ -107,7 +114,8 @@ def remove_owned(directory: Path) -> None:
         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
         descriptor = os.open(directory.name, flags, dir_fd=parent)
         try:
-            for name in (*(_stamped_in(descriptor) or ()), STAMP_NAME):
+            # The ignore file goes last: until the directory is empty, git still skips it.
+            for name in (*(_stamped_in(descriptor) or ()), STAMP_NAME, IGNORE_NAME):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(name, dir_fd=descriptor)
         finally:
@@ -115,3 +123,16 @@ def remove_owned(directory: Path) -> None:
         os.rmdir(directory.name, dir_fd=parent)  # a link put there since: ENOTDIR, it stays
     finally:
         os.close(parent)
+
+
+def is_own_ignore_file(directory: Path) -> bool:
+    """Whether ``directory`` holds the ignore file a synth writes: a regular file (not a link)
+    with exactly ``IGNORE_TEXT``."""
+    path = directory / IGNORE_NAME
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(IGNORE_TEXT.encode()):
+            return False
+        return path.read_text(encoding="utf-8") == IGNORE_TEXT
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -19,7 +19,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lib.errors import SynthError
@@ -27,7 +27,15 @@ from lib.outdir import exchange
 from lib.outdir.git_guard import refuse_unignored
 from lib.outdir.lock import locked_directory
 from lib.outdir.protected import refuse_protected
-from lib.outdir.stamp import STAMP_NAME, foreign_entries, remove_owned, stamp_text, stamped_files
+from lib.outdir.stamp import (
+    IGNORE_NAME,
+    IGNORE_TEXT,
+    STAMP_NAME,
+    foreign_entries,
+    remove_owned,
+    stamp_text,
+    stamped_files,
+)
 from lib.output import PRIVATE_MODE, PUBLIC_MODE, RenderedFile
 
 _STAGING = ".{name}.staging-"
@@ -56,6 +64,9 @@ class OutputTarget:
 
     path: Path
     shown: Path
+    # Inside a git work tree whose rules do not ignore the staging directories: each must be
+    # invisible to git by its own ignore file from its first entry on (see _write_ignore_file).
+    staging_needs_own_ignore: bool = False
 
     @property
     def staging_prefix(self) -> str:
@@ -75,9 +86,10 @@ def prepare_output(
         target = _target(outdir)
         refuse_protected(target.path, outdir, secrets_file, environ)
         if plaintext:
-            refuse_unignored(
+            staging_ignored = refuse_unignored(
                 target.path, outdir, target.path.parent / f"{target.staging_prefix}xxxxxxxx"
             )
+            target = replace(target, staging_needs_own_ignore=not staging_ignored)
         if target.path.parent.is_dir():
             with locked_directory(target.path.parent, outdir):
                 _remove_stale_staging(target)
@@ -98,7 +110,7 @@ def write_output(target: OutputTarget, files: Sequence[RenderedFile]) -> tuple[s
             _remove_stale_staging(target)
             staging = Path(tempfile.mkdtemp(prefix=target.staging_prefix, dir=target.path.parent))
             try:
-                _stage(staging, files)
+                _stage(staging, files, target)
                 _take_over_directory(staging, previous, target)
                 if previous is not None:
                     _swap(parent_fd, staging, target.path)
@@ -223,14 +235,58 @@ def _refuse_foreign(target: OutputTarget) -> os.stat_result | None:
     )
 
 
-def _stage(staging: Path, files: Sequence[RenderedFile]) -> None:
-    # The stamp goes first: from then on a later synth can tell this directory is its own.
+def _stage(staging: Path, files: Sequence[RenderedFile], target: OutputTarget) -> None:
+    # The ignore file goes first: git skips the directory before it holds anything else.
+    _write_ignore_file(staging, target)
+    # Then the stamp: from then on a later synth can tell this directory is its own.
     _write_file(staging / STAMP_NAME, stamp_text([f.name for f in files]), private=False)
     for rendered in files:
         _write_file(staging / rendered.name, rendered.text, rendered.private)
     descriptor = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _write_ignore_file(staging: Path, target: OutputTarget) -> None:
+    """``staging``'s ``.gitignore`` (``*``), appearing complete or not at all: written to an
+    unnamed file (O_TMPFILE) and then linked in under its name. An empty directory is invisible
+    to git, and so is one with this file in it; a kill between the two leaves nothing git lists.
+    A plain create-then-write would leave an empty ``.gitignore``, which git lists, if killed
+    in between: used only where the repository's own rules already ignore the staging path."""
+    data = IGNORE_TEXT.encode("utf-8")
+    try:
+        descriptor = os.open(staging, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, PUBLIC_MODE)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            raise
+        if target.staging_needs_own_ignore:
+            pattern = f"/{target.staging_prefix}*"
+            raise SynthError(
+                f"{target.shown} is git-ignored, but the filesystem cannot create the staging "
+                "directories' own ignore file atomically (no O_TMPFILE), and a synth writes "
+                f"decrypted secrets there before it swaps them in: add `{pattern}` (beside "
+                f"{target.shown}) to .gitignore, or pass --outdir outside the repository"
+            ) from None
+        _write_file(staging / IGNORE_NAME, IGNORE_TEXT, private=False)
+        return
+    try:
+        os.write(descriptor, data)
+        os.fchmod(descriptor, PUBLIC_MODE)
+        os.fsync(descriptor)
+        # A dir_fd makes Python call linkat(2), which follows the /proc link to the file;
+        # plain link(2) would try to link the /proc entry itself.
+        directory = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.link(
+                f"/proc/self/fd/{descriptor}",
+                IGNORE_NAME,
+                dst_dir_fd=directory,
+                follow_symlinks=True,
+            )
+        finally:
+            os.close(directory)
     finally:
         os.close(descriptor)
 

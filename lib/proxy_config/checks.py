@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from difflib import get_close_matches
 from typing import Any
 from urllib.parse import urlsplit
 
 from lib.errors import SynthError
 from lib.names import is_env_var_name
+from lib.proxy_config.litellm_providers import LITELLM_PROVIDERS, LITELLM_RELEASE
 from lib.proxy_config.providers import PROVIDER_KEY_VARIABLES, provider_of
 from lib.proxy_config.routing_checks import check_routing
 from lib.proxy_config.spec import ENV_REFERENCE_PREFIX, ModelSpec, ProxyConfigSpec
@@ -97,10 +99,20 @@ def check_proxy_config(
 
 def _check_model_shape(model: ModelSpec, where: str) -> None:
     name = f"model '{model.name}'"
-    if provider_of(model.model) is None:
+    provider = provider_of(model.model)
+    if provider is None:
         raise SynthError(
             f"{where}: {name} has model '{model.model}' without a provider: write it as "
             "provider/model (e.g. openai/gpt-4o-mini) so its key can be checked"
+        )
+    if provider not in LITELLM_PROVIDERS:
+        # LiteLLM starts with it and fails the first request: "LLM Provider NOT provided".
+        close = get_close_matches(provider, sorted(LITELLM_PROVIDERS), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "use one of its providers"
+        raise SynthError(
+            f"{where}: {name} has model '{model.model}', whose provider '{provider}' LiteLLM "
+            f"{LITELLM_RELEASE} does not know: {hint} (the list: "
+            "lib/proxy_config/litellm_providers.py)"
         )
     if model.api_key_env is not None and not is_env_var_name(model.api_key_env):
         raise SynthError(

@@ -7,14 +7,12 @@ environments that allow it, and never for production.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from lib.environments import Environment
 from lib.errors import SynthError
+from lib.project import PROJECT_ROOT
 from lib.secrets.encrypted_file import EncryptedFile
 from lib.secrets.sops import AgeIdentity
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEMO_KEY_FILE = PROJECT_ROOT / "secrets" / "demo-age-key.txt"
 # The public half of DEMO_KEY_FILE (a test checks that they match).
 DEMO_RECIPIENT = "age13a7e43mc4vw2sffe3nd4x2d5pr5jg6mhq9um49sv5jcauw3gz5ssgtt9m3"

@@ -111,8 +111,8 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
 
     if document is None:
         raise SynthError(
-            f"secrets file {path} is empty: create it with `sops {path}` "
-            "(see README, 'Secrets layout')"
+            f"secrets file {path} is empty: create it with `make edit-secrets SECRETS={path}` "
+            "(see docs/secrets.md)"
         )
     if not isinstance(document, dict) or "sops" not in document:
         if any(
@@ -125,7 +125,8 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
             )
         raise SynthError(
             f"secrets file {path} is not SOPS-encrypted (no sops metadata): "
-            f"encrypt it with `sops encrypt --in-place {path}` and never commit it in plaintext"
+            f"encrypt it with `.venv/bin/sops encrypt --in-place {path}` and never commit it in "
+            "plaintext"
         )
     metadata = document.pop("sops")
     if not isinstance(metadata, dict) or not {"mac", "lastmodified"} <= metadata.keys():
@@ -148,8 +149,9 @@ def inspect_encrypted_file(path: Path) -> EncryptedFile:
         key_paths.append(key_path)
     if not key_paths:
         raise SynthError(
-            f"secrets file {path} holds no secrets: add them with `sops {path}` "
-            "(see README, 'Secrets layout')"
+            f"secrets file {path} holds no secrets: add them with `make edit-secrets "
+            f"SECRETS={path}` "
+            "(see docs/secrets.md)"
         )
     return EncryptedFile(
         path=path,
@@ -178,7 +180,8 @@ def _read_bounded(path: Path) -> bytes:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise SynthError(
-            f"secrets file {path} does not exist: create it with `sops {path}` "
+            f"secrets file {path} does not exist: create it with `make edit-secrets "
+            f"SECRETS={path}` "
             "or pass another file with --secrets"
         ) from None
     except OSError as exc:
@@ -303,10 +306,11 @@ def _not_valid_yaml(exc: yaml.YAMLError, path: Path) -> SynthError:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         return SynthError(
             f"secrets file {path} is not valid YAML (line {line}): "
-            f"fix it with `sops {path}` or restore it from git"
+            f"fix it with `make edit-secrets SECRETS={path}` or restore it from git"
         )
     return SynthError(
-        f"secrets file {path} is not valid YAML: fix it with `sops {path}` or restore it"
+        f"secrets file {path} is not valid YAML: fix it with `make edit-secrets SECRETS={path}` or "
+        "restore it"
     )
 
 
@@ -364,7 +368,8 @@ def _refuse_node_markup(event: yaml.NodeEvent, path: Path) -> None:
         shown = f"!!{standard} " if standard in _STANDARD_TAGS else ""
         raise SynthError(
             f"{where} a YAML tag {shown}(line {_line(event)}): values in a secrets file are "
-            f"plain strings; remove the tag and quote the value with `sops {path}`"
+            "plain strings; remove the tag and quote the value with `make edit-secrets "
+            f"SECRETS={path}`"
         )
 
 
@@ -386,7 +391,7 @@ def _key(event: yaml.NodeEvent, path: Path, stack: list[_Open]) -> str:
         name = ".".join(filter(None, (parent, event.value)))
         raise SynthError(
             f"secrets file {path} defines {name} twice (line {_line(event)}): sops refuses "
-            f"duplicate keys; keep one with `sops {path}`"
+            f"duplicate keys; keep one with `make edit-secrets SECRETS={path}`"
         )
     return event.value
 
@@ -437,7 +442,7 @@ def _parse_json(text: str, path: Path) -> _Tree:
     except _DuplicateKeyError as exc:
         raise SynthError(
             f"secrets file {path} defines key '{exc.key}' twice in one map: sops refuses "
-            f"duplicate keys; keep one with `sops {path}`"
+            f"duplicate keys; keep one with `make edit-secrets SECRETS={path}`"
         ) from None
     except RecursionError:
         raise _too_deep(path) from None
@@ -446,7 +451,7 @@ def _parse_json(text: str, path: Path) -> _Tree:
         raise _NotJsonError(
             SynthError(
                 f"secrets file {path} is not valid JSON (line {line}): "
-                f"fix it with `sops {path}` or restore it from git"
+                f"fix it with `make edit-secrets SECRETS={path}` or restore it from git"
             )
         ) from None
     return _json_tree(loaded, path, 0)
@@ -513,7 +518,8 @@ def _refuse_unprintable(path: Path, key_path: tuple[str, ...]) -> None:
         if printable(name) != name:
             raise SynthError(
                 f"the key name '{printable(name)}' in {path} holds a control or invisible "
-                f"character: rename it with letters, digits and '_' using `sops {path}`"
+                "character: rename it with letters, digits and '_' using `make edit-secrets "
+                f"SECRETS={path}`"
             )
 
 
@@ -531,7 +537,8 @@ def _check_leaf(path: Path, key_path: tuple[str, ...], leaf: str | None) -> None
     if match is None:
         raise SynthError(
             f"{where} in {path} is stored in plaintext, not encrypted by sops: "
-            f"remove it, then add it again with `sops {path}` (if .sops.yaml sets "
+            f"remove it, then add it again with `make edit-secrets SECRETS={path}` (if .sops.yaml "
+            "sets "
             "encrypted_regex or unencrypted_suffix, make it cover every key)"
         )
     kind = match.group("type")
@@ -540,7 +547,7 @@ def _check_leaf(path: Path, key_path: tuple[str, ...], leaf: str | None) -> None
         example = _QUOTED_EXAMPLES.get(kind, '"..."')
         raise SynthError(
             f"{where} in {path} was encrypted as {what}, not a string (sops reads an unquoted "
-            f"value by its look): quote the value with `sops {path}`, "
+            f"value by its look): quote the value with `make edit-secrets SECRETS={path}`, "
             f"e.g. KEY: {example}, so it reaches the Secret "
             "exactly as written"
         )

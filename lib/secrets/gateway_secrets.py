@@ -52,7 +52,7 @@ def check_gateway_secrets(
 ) -> GatewaySecrets:
     """Refuse a missing or weak salt key, a missing database password, and a missing, malformed
     or reused app key; messages name the file, group and key, never a value."""
-    edit = f"`sops {secrets.source}`"
+    edit = f"`make edit-secrets SECRETS={secrets.source}`"
     litellm = secrets.group_named(litellm_group)
     litellm_keys = litellm.keys if litellm is not None else ()
     if database_password_key is not None:
@@ -94,7 +94,10 @@ def check_gateway_secrets(
 
 def _check_salt_key(value: str, master_key: str, group: str, secrets: SecretsDocument) -> None:
     where = f"{secrets.source}: group '{group}', key '{SALT_KEY}'"
-    make = f"make one with `openssl rand -hex 32` and set it with `sops {secrets.source}`"
+    make = (
+        "make one with `openssl rand -hex 32` and set it with "
+        f"`make edit-secrets SECRETS={secrets.source}`"
+    )
     if value == master_key:
         raise SynthError(
             f"{where} equals the master key, so rotating the master key would lock every stored "
@@ -120,7 +123,7 @@ def _check_app_keys(
 ) -> str | None:
     make = (
         'make a new one with `echo "sk-$(openssl rand -hex 32)"` and set it with '
-        f"`sops {secrets.source}`"
+        f"`make edit-secrets SECRETS={secrets.source}`"
     )
     seen: dict[str, str] = {}
     labelled: list[tuple[str, str]] = []

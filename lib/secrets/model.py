@@ -110,7 +110,8 @@ class SecretsDocument:
                 known = ", ".join(g.name for g in self.groups)
                 raise SynthError(
                     f"{consumer} uses secret group '{name}', which {self.source} does not define "
-                    f"(it has: {known}): add a '{name}:' map with `sops {self.source}` or remove "
+                    f"(it has: {known}): add a '{name}:' map with `make edit-secrets "
+                    f"SECRETS={self.source}` or remove "
                     "the group from the app in lib/environments.py"
                 )
             resolved.append(group)
@@ -146,7 +147,7 @@ def parse_key_names(
                 where = ".".join(path[:depth])
                 raise SynthError(
                     f"{source}: {where} is a list: secrets are single strings; join it into one "
-                    f"value with `sops {source}`"
+                    f"value with `make edit-secrets SECRETS={source}`"
                 )
             if depth == len(path) - 1:
                 node[name] = "" if path in empty_key_paths else _ENCRYPTED_PLACEHOLDER
@@ -172,8 +173,8 @@ def _parse(
 ) -> SecretsDocument:
     if not document:
         raise SynthError(
-            f"{source} holds no secrets: add them with `sops {source}` "
-            "(see README, 'Secrets layout')"
+            f"{source} holds no secrets: add them with `make edit-secrets SECRETS={source}` "
+            "(see docs/secrets.md)"
         )
     layout = _detect_layout(document, source)
     groups: tuple[SecretGroup, ...]
@@ -199,7 +200,8 @@ def _detect_layout(document: Mapping[str, object], source: Path) -> Layout:
     if flat:
         raise SynthError(
             f"{source}: mixes top-level keys ({', '.join(flat)}) with groups "
-            f"({', '.join(nested)}): move each top-level key into a group with `sops {source}`, "
+            f"({', '.join(nested)}): move each top-level key into a group with `make edit-secrets "
+            f"SECRETS={source}`, "
             "or use the flat layout only"
         )
     return Layout.NESTED
@@ -221,7 +223,8 @@ def _parse_group(
     where_group = "" if flat else f"group '{group}', "
     if not entries:
         raise SynthError(
-            f"{source}: group '{group}' is empty: add its keys with `sops {source}` or remove it"
+            f"{source}: group '{group}' is empty: add its keys with `make edit-secrets "
+            f"SECRETS={source}` or remove it"
         )
     values: dict[str, str] = {}
     for key, value in entries.items():
@@ -235,7 +238,7 @@ def _parse_group(
             raise SynthError(
                 f"{source}: {where_group}key '{key[:40]}...' is longer than the "
                 f"{MAX_SECRET_KEY} characters Kubernetes allows for a Secret key: shorten it "
-                f"with `sops {source}`"
+                f"with `make edit-secrets SECRETS={source}`"
             )
         values[key] = _string_value(value, where, source, flat=flat)
     data_bytes = sum(len(value.encode("utf-8")) for value in values.values())
@@ -243,13 +246,13 @@ def _parse_group(
         raise SynthError(
             f"{source}: group '{group}' holds {data_bytes} bytes of values, more than the "
             f"{MAX_SECRET_DATA_BYTES} bytes (1 MiB) a Kubernetes Secret may hold: move some keys "
-            f"into another group with `sops {source}`"
+            f"into another group with `make edit-secrets SECRETS={source}`"
         )
     return SecretGroup(name=group, keys=tuple(values), values=MappingProxyType(values))
 
 
 def _string_value(value: object, where: str, source: Path, *, flat: bool) -> str:
-    edit = f"`sops {source}`"
+    edit = f"`make edit-secrets SECRETS={source}`"
     if isinstance(value, bool):
         raise SynthError(
             f"{where} is a boolean, not a string: quote the value with {edit} "
@@ -297,7 +300,7 @@ def _checked_master_key(
         else f"{source}: group '{litellm_group}', key '{MASTER_KEY}'"
     )
     generate = 'generate one with `echo "sk-$(openssl rand -hex 32)"` and set it with'
-    edit = f"`sops {source}`"
+    edit = f"`make edit-secrets SECRETS={source}`"
     if group is None or MASTER_KEY not in group.keys:
         raise SynthError(f"{where} is missing: LiteLLM needs a master key; {generate} {edit}")
     if not values_known:

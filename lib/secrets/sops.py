@@ -185,7 +185,7 @@ def parse_decrypted(output: bytes, path: Path) -> dict[str, object]:
     if not isinstance(document, dict):
         raise SynthError(
             f"{path} does not hold a mapping at the top level: "
-            "write groups such as `litellm:` or KEY: value pairs (see README, 'Secrets layout')"
+            "write groups such as `litellm:` or KEY: value pairs (see docs/secrets.md)"
         )
     return document
 
@@ -200,7 +200,7 @@ def _failure_sentence(secrets: EncryptedFile, code: int, stderr_bytes: bytes) ->
             return (
                 f"the age key found here cannot decrypt {path}: it is encrypted for "
                 f"{recipients}; point SOPS_AGE_KEY_FILE at the matching key, or re-encrypt "
-                f"the file for yours with `sops updatekeys {path}`"
+                f"the file for yours with `.venv/bin/sops updatekeys {path}`"
             )
         if "failed to open SOPS_AGE_KEY_FILE" in stderr:
             return (
@@ -222,7 +222,7 @@ def _failure_sentence(secrets: EncryptedFile, code: int, stderr_bytes: bytes) ->
     if code == _EXIT_VALUE_NOT_DECRYPTABLE:
         return (
             f"a value in {path} cannot be decrypted: it was edited, renamed or moved outside "
-            f"sops; restore it from git and make the change with `sops {path}`"
+            f"sops; restore it from git and make the change with `make edit-secrets SECRETS={path}`"
         )
     if code == _EXIT_NOT_ENCRYPTED:
         # sops's generic failure. The inspection already found sops metadata with a mac and
@@ -230,12 +230,13 @@ def _failure_sentence(secrets: EncryptedFile, code: int, stderr_bytes: bytes) ->
         # `age: 7`, a number out of range), not a file that was never encrypted.
         return (
             f"the sops metadata of {path} is damaged (sops cannot read it, though the file is "
-            f"SOPS-encrypted): restore it from git, or run `sops decrypt {path} > /dev/null` "
+            f"SOPS-encrypted): restore it from git, or run `.venv/bin/sops decrypt {path} > "
+            "/dev/null` "
             "to see which field"
         )
     return (
         f"sops failed with exit code {code} decrypting {path}: "
-        f"run `sops decrypt {path} > /dev/null` to see its message"
+        f"run `.venv/bin/sops decrypt {path} > /dev/null` to see its message"
     )
 
 

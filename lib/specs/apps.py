@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lib.errors import SynthError
+from lib.names import is_dns_label
+from lib.specs.field_types import check_field_types
 from lib.specs.gateway_access import GatewayAccess
 from lib.specs.image import ImageRef
 from lib.specs.network import AppIngress
+from lib.specs.routes import AppRoute
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class HttpProbes:
     failure_threshold: int = 3
 
     def __post_init__(self) -> None:
+        check_field_types(self, "HttpProbes ")
         for path in (self.readiness_path, self.liveness_path):
             if not path.startswith("/"):
                 raise SynthError(f"probe path '{path}' must start with '/'")
@@ -42,6 +46,7 @@ class NoProbes:
     reason: str
 
     def __post_init__(self) -> None:
+        check_field_types(self, "NoProbes ")
         if not self.reason.strip():
             raise SynthError("NoProbes needs a reason: say why the app cannot be probed")
 
@@ -57,6 +62,8 @@ class ConsumerAppSpec:
     ``gateway``: the app's own LiteLLM key, its models and limits (default: no access to the
     gateway, whose port then refuses the app's pods). The key's value is ``LITELLM_API_KEY`` in
     the app's own secrets group (the group named like the app).
+    ``route``: publish the app through the ingress controller (``AppRoute``; default: not
+    published), which also lets the controller connect.
     """
 
     name: str
@@ -69,3 +76,28 @@ class ConsumerAppSpec:
     run_as_user: int = 65534
     ingress: AppIngress = field(default_factory=AppIngress)
     gateway: GatewayAccess | None = None
+    route: AppRoute | None = None
+
+    def __post_init__(self) -> None:
+        check_field_types(self, f"app '{self.name}' ")
+
+    @property
+    def allowed_ingress(self) -> AppIngress:
+        """Who may connect: ``ingress``, plus the ingress controller when the app is routed."""
+        if self.route is None or self.ingress.from_ingress_controller:
+            return self.ingress
+        return replace(self.ingress, from_ingress_controller=True)
+
+    def check(self, where: str, taken_names: frozenset[str]) -> None:
+        """``taken_names``: the names of the environment's other workloads."""
+        if not is_dns_label(self.name) or self.name in taken_names:
+            raise SynthError(
+                f"{where}: app name '{self.name}' must be a unique DNS-1123 label "
+                "(lowercase letters, digits, '-') other than 'litellm'"
+            )
+        if not 1 <= self.port <= 65535:
+            raise SynthError(f"{where}: app '{self.name}' has port {self.port}; use 1-65535")
+        if self.replicas < 1 or self.run_as_user < 1:
+            raise SynthError(
+                f"{where}: app '{self.name}' needs replicas >= 1 and a non-root run_as_user"
+            )

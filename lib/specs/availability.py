@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from lib.errors import SynthError
+from lib.specs.field_types import check_field_types
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class AutoscalingSpec:
     target_cpu_percent: int = 70
 
     def __post_init__(self) -> None:
+        check_field_types(self, "AutoscalingSpec ")
         if not 1 <= self.target_cpu_percent <= 100:
             raise SynthError(
                 f"autoscaling target_cpu_percent {self.target_cpu_percent} is not a "
@@ -53,6 +55,7 @@ class AvailabilitySpec:
     SHUTDOWN_MARGIN_SECONDS: ClassVar[int] = 15
 
     def __post_init__(self) -> None:
+        check_field_types(self, "AvailabilitySpec ")
         if self.max_unavailable < 1:
             raise SynthError(
                 f"availability max_unavailable {self.max_unavailable} would block every node "

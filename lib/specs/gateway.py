@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lib.errors import SynthError
+from lib.litellm_runtime import TMP_MOUNT
 from lib.specs.availability import AvailabilitySpec
 from lib.specs.image import ImageRef
+
+# Uploads of the largest allowed size that the proxy's /tmp must hold at once: starlette spools
+# every file part over 1 MiB there until the request ends.
+SPOOLED_UPLOADS_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -29,3 +35,30 @@ class GatewaySpec:
     workers: int = 1
     availability: AvailabilitySpec = field(default_factory=AvailabilitySpec)
     max_request_body_mib: int = 25
+
+    def check(self, where: str) -> None:
+        """Refuse counts no rollout, drain or upload could live with; ``where`` names the
+        environment in the message."""
+        if self.replicas < 1 or self.workers < 1:
+            raise SynthError(f"{where}: gateway replicas and workers must be at least 1")
+        availability = self.availability
+        if self.replicas > 1 and availability.max_unavailable >= self.replicas:
+            raise SynthError(
+                f"{where}: gateway availability max_unavailable {availability.max_unavailable} "
+                f"lets all {self.replicas} replicas go at once: use less than replicas"
+            )
+        if availability.autoscaling and availability.autoscaling.max_replicas < self.replicas:
+            raise SynthError(
+                f"{where}: gateway autoscaling max_replicas "
+                f"{availability.autoscaling.max_replicas} is below replicas {self.replicas}"
+            )
+        body_mib = self.max_request_body_mib
+        most = TMP_MOUNT.size_limit_mib // SPOOLED_UPLOADS_IN_FLIGHT
+        if isinstance(body_mib, bool) or not isinstance(body_mib, int) or not 1 <= body_mib <= most:
+            raise SynthError(
+                f"{where}: gateway max_request_body_mib {body_mib} must be 1-{most}: uploads "
+                f"over 1 MiB spool to the proxy's /tmp emptyDir ({TMP_MOUNT.size_limit_mib}Mi, "
+                "TMP_MOUNT in lib/litellm_runtime.py), which must hold "
+                f"{SPOOLED_UPLOADS_IN_FLIGHT} of them at once; raise its size_limit_mib with the "
+                "body size"
+            )

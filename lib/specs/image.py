@@ -83,6 +83,8 @@ class ImageRef:
     @classmethod
     def parse(cls, text: str) -> ImageRef:
         """``text`` as an image reference; ``SynthError`` naming it if it is not one."""
+        if not isinstance(text, str):
+            raise SynthError(f"ImageRef.parse takes a string ({_FORM}), not {text!r}")
         if not text or text != text.strip():
             raise SynthError(
                 f"image reference '{text}' is empty or has spaces: write it as {_FORM}"

@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 from lib.errors import SynthError
 from lib.litellm_runtime import WritableMount
+from lib.specs.field_types import check_field_types
 from lib.specs.network import NAMESPACE_NAME_LABEL, check_labels
 
 # Where the proxy's own metrics process serves; /metrics answers with a redirect to /metrics/
@@ -52,6 +53,7 @@ class MetricsSpec:
     scraper_pods: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
+        check_field_types(self, "MetricsSpec ")
         if not self.scraper_namespace:
             raise SynthError(
                 "metrics scraper_namespace is empty, which would open the metrics port to every "
@@ -60,3 +62,21 @@ class MetricsSpec:
         check_labels(self.scraper_namespace, "metrics scraper_namespace")
         check_labels(self.scraper_pods, "metrics scraper_pods")
         check_labels(self.service_monitor_labels, "metrics service_monitor_labels")
+
+    def check(self, where: str) -> None:
+        """Refuse a port clash and a ServiceMonitor no Prometheus would select."""
+        if not 1 <= self.port <= 65535 or self.port == 4000:
+            raise SynthError(
+                f"{where}: metrics port {self.port} must be in 1-65535 and differ from the "
+                "proxy's port 4000"
+            )
+        if self.service_monitor and not self.service_monitor_labels:
+            # prometheus-operator picks ServiceMonitors by label (kube-prometheus-stack's default
+            # serviceMonitorSelector is `release: <its release name>`): an unlabelled one is
+            # applied, accepted and never scraped, with no error anywhere.
+            raise SynthError(
+                f"{where}: metrics service_monitor has no service_monitor_labels, so no "
+                "Prometheus selects it: set the labels your Prometheus's serviceMonitorSelector "
+                "matches (kube-prometheus-stack: {'release': '<its release name>'}, e.g. "
+                "{'release': 'kube-prometheus-stack'}), or service_monitor=False"
+            )

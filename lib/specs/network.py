@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from lib.errors import SynthError
+from lib.specs.field_types import check_field_types
 
 # Kubernetes sets this label on every namespace (since 1.21) to the namespace's own name.
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -93,6 +94,7 @@ class NetworkSpec:
     trusted_proxy_cidrs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        check_field_types(self, "NetworkSpec ")
         if not self.ingress_controller_namespace:
             raise SynthError(
                 "network ingress_controller_namespace is empty, which would select every "

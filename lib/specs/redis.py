@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lib.errors import SynthError
+from lib.names import is_dns_label, is_env_var_name
 from lib.specs.image import ImageRef
+from lib.specs.network import check_labels
 
 # Pinned like the LiteLLM image: a release tag, never "latest"; pin a digest with image@sha256:...
 VALKEY_IMAGE = ImageRef.parse("docker.io/valkey/valkey:8.1.1")
@@ -55,6 +58,26 @@ class ExistingRedis:
     password_key: str | None = DEFAULT_PASSWORD_KEY
     namespace_labels: Mapping[str, str] | None = None
 
+    def check(self, where: str) -> None:
+        _check_password_key(self.password_key, where)
+        if not self.host.strip() or any(c.isspace() or c in "/@:" for c in self.host):
+            # Never echo a host that may hold credentials (user:password@host).
+            shown = "" if "@" in self.host else f" '{self.host}'"
+            raise SynthError(
+                f"{where}: redis host{shown} must be a host name, without scheme, port or "
+                "credentials: set port and tls separately, the password with password_key"
+            )
+        if not 1 <= self.port <= 65535 or self.db < 0:
+            raise SynthError(f"{where}: redis needs a port in 1-65535 and a db number >= 0")
+        if self.namespace_labels is not None:
+            if not self.namespace_labels:
+                raise SynthError(
+                    f"{where}: redis namespace_labels is empty, which would let LiteLLM reach "
+                    "the Redis port in every namespace: give the labels of its namespace, or "
+                    "None for a server outside the cluster"
+                )
+            check_labels(self.namespace_labels, f"{where}: redis namespace_labels")
+
 
 @dataclass(frozen=True)
 class InClusterValkey:
@@ -73,8 +96,29 @@ class InClusterValkey:
     max_memory_mib: int = 128
     run_as_user: int = VALKEY_UID
 
+    def check(self, where: str, taken_names: frozenset[str]) -> None:
+        """``taken_names``: the workloads of the environment, which its Service must not clash
+        with."""
+        _check_password_key(self.password_key, where)
+        if not is_dns_label(self.name) or self.name in taken_names:
+            raise SynthError(
+                f"{where}: valkey name '{self.name}' must be a DNS-1123 label that no app or "
+                "the proxy uses"
+            )
+        if self.max_memory_mib < 16 or self.run_as_user < 1:
+            raise SynthError(
+                f"{where}: valkey needs max_memory_mib >= 16 and a non-root run_as_user"
+            )
+
 
 RedisSpec = ExistingRedis | InClusterValkey
+
+
+def _check_password_key(password_key: str | None, where: str) -> None:
+    if password_key is not None and not is_env_var_name(password_key):
+        raise SynthError(
+            f"{where}: redis password_key '{password_key}' is not an environment variable name"
+        )
 
 
 @dataclass(frozen=True)

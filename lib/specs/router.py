@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class RouterSpec:
-    """Per-environment routing, rendered into ``router_settings`` (see README, "Scaling and
-    resilience"). ``None`` leaves LiteLLM's default.
+    """Per-environment routing, rendered into ``router_settings`` (see docs/models.md, "Router
+    settings"). ``None`` leaves LiteLLM's default.
 
     ``num_retries``: retries of a failed call on the same model before falling back.
     ``timeout``: seconds a call may take, for models without their own ``timeout``.

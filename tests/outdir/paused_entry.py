@@ -24,12 +24,13 @@ from pathlib import Path
 from types import ModuleType
 
 import lib.entry
+import lib.signals
 
 
 def wait_for_signal(ready: Path, point: str) -> None:
     ready.write_text(point)
     deadline = time.monotonic() + 60
-    while lib.entry.received_signal() is None and time.monotonic() < deadline:
+    while lib.signals.received_signal() is None and time.monotonic() < deadline:
         time.sleep(0.01)
 
 

@@ -20,7 +20,7 @@ import yaml
 from lib.errors import SynthError
 from lib.outdir import prepare_output
 from lib.outdir.stamp import STAMP_NAME, stamp_text
-from lib.secrets.demo_key import PROJECT_ROOT
+from lib.project import PROJECT_ROOT
 from tests.helpers import (
     FAKE_SECRETS,
     AgeKey,

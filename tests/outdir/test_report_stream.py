@@ -46,6 +46,7 @@ def test_report_stream_closed_pipe_or_closed_stdout_is_one_line(
             f"standard output ({reason}",
         )
         assert sorted(tree_bytes(outdir)) == [
+            ".gitignore",  # makes the directory invisible to git (lib/outdir/writer.py)
             ".seance-synth",
             "00-namespace.k8s.yaml",
             "10-secrets.k8s.yaml",

@@ -6,10 +6,12 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ from lib.outdir import (
     refuse_overlapping_cli_outdir,
     write_output,
 )
-from lib.outdir.stamp import STAMP_NAME, stamp_text
+from lib.outdir.stamp import IGNORE_NAME, IGNORE_TEXT, STAMP_NAME, stamp_text
 from lib.output import RenderedFile
 from tests.helpers import PROJECT_ROOT, AgeKey, clean_env, run_cli, tree_bytes
 from tests.outdir.scenario import assert_refused, previous_output, tree
@@ -47,7 +49,7 @@ def test_writer_replaces_its_own_output_with_exactly_the_new_files(tmp_path: Pat
     write_output(target(outdir, tmp_path), version(1))
     first = os.stat(outdir).st_ino
     write_output(target(outdir, tmp_path), version(2)[::2])
-    assert sorted(p.name for p in outdir.iterdir()) == [STAMP_NAME, NAMES[0], NAMES[2]]
+    assert sorted(p.name for p in outdir.iterdir()) == [IGNORE_NAME, STAMP_NAME, NAMES[0], NAMES[2]]
     assert (outdir / NAMES[0]).read_text().startswith("# version 2")
     assert os.stat(outdir).st_ino != first  # a new directory swapped in, not edited in place
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]  # nothing beside it
@@ -60,14 +62,21 @@ def test_writer_modes_are_exact_whatever_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
     modes = {name: mode for name, (_, mode) in tree_bytes(tmp_path / "dist").items()}
-    assert modes == {STAMP_NAME: 0o644, NAMES[0]: 0o644, NAMES[1]: 0o600, NAMES[2]: 0o644}
+    assert modes == {
+        IGNORE_NAME: 0o644,
+        STAMP_NAME: 0o644,
+        NAMES[0]: 0o644,
+        NAMES[1]: 0o600,
+        NAMES[2]: 0o644,
+    }
     assert (tmp_path / "dist").stat().st_mode & 0o777 == 0o755
 
 
 def test_writer_an_empty_directory_is_replaced(tmp_path: Path) -> None:
     (tmp_path / "dist").mkdir()
     write_output(target(tmp_path / "dist", tmp_path), version(1))
-    assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == [STAMP_NAME, *NAMES]
+    written = sorted(p.name for p in (tmp_path / "dist").iterdir())
+    assert written == [IGNORE_NAME, STAMP_NAME, *NAMES]
 
 
 @pytest.mark.parametrize(
@@ -124,7 +133,7 @@ def test_writer_removes_only_the_stale_staging_it_owns(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [*keep, "dist", foreign_owner.name, ".dist.staging-link1234"]
     )
-    assert sorted(p.name for p in outdir.iterdir()) == [STAMP_NAME, *NAMES[1:]]
+    assert sorted(p.name for p in outdir.iterdir()) == [IGNORE_NAME, STAMP_NAME, *NAMES[1:]]
 
 
 def poll(
@@ -158,7 +167,10 @@ def poll(
 def test_writer_readers_never_see_a_missing_directory_or_a_partial_file(tmp_path: Path) -> None:
     outdir = tmp_path / "dist"
     versions = [version(number) for number in range(21)]
-    complete: dict[str, set[bytes]] = {STAMP_NAME: {stamp_text(NAMES).encode()}}
+    complete: dict[str, set[bytes]] = {
+        IGNORE_NAME: {IGNORE_TEXT.encode()},
+        STAMP_NAME: {stamp_text(NAMES).encode()},
+    }
     for files in versions:
         for rendered in files:
             complete.setdefault(rendered.name, set()).add(rendered.text.encode())
@@ -340,3 +352,37 @@ def test_writer_an_existing_output_directory_keeps_its_owner_group_and_mode(
             "0o2770",
         )
         assert (outdir / ".seance-synth").exists()
+
+
+def test_writer_staging_ignores_itself_from_its_first_entry(tmp_path: Path) -> None:
+    """In a repository that ignores only the output directory, a staging directory a kill left
+    behind at any step (empty, with its ignore file, with its stamp, with a file) is invisible
+    to `git status`, and the next synth removes it."""
+    from lib.outdir.writer import _write_file, _write_ignore_file
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("/dist/\n")
+    outdir = target(repo / "dist", repo)
+
+    def listed() -> str:
+        return subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all", "--", ".dist.*"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    staging = Path(tempfile.mkdtemp(prefix=outdir.staging_prefix, dir=repo))
+    assert listed() == ""
+    _write_ignore_file(staging, replace(outdir, staging_needs_own_ignore=True))
+    assert listed() == ""
+    _write_file(staging / STAMP_NAME, stamp_text([NAMES[0]]), private=False)
+    _write_file(staging / NAMES[0], "kind: Secret\n", private=True)
+    assert listed() == ""
+    write_output(outdir, version(1))
+    assert not staging.exists()
+    assert listed() == ""
+    assert sorted(p.name for p in (repo / "dist").iterdir()) == [IGNORE_NAME, STAMP_NAME, *NAMES]

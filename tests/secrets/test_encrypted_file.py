@@ -45,7 +45,8 @@ def test_encrypted_file_lists_recipients_and_key_paths(
 def test_encrypted_file_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     assert error_of(missing) == (
-        f"secrets file {missing} does not exist: create it with `sops {missing}` "
+        f"secrets file {missing} does not exist: create it with `make edit-secrets "
+        f"SECRETS={missing}` "
         "or pass another file with --secrets"
     )
 
@@ -196,24 +197,27 @@ def test_encrypted_file_alias_bomb_is_refused_at_the_first_anchor(tmp_path: Path
         (
             f"g:\n    K: !!binary {ENC_STR}\n",
             "uses a YAML tag !!binary (line 2): values in a secrets file are plain strings; "
-            "remove the tag and quote the value with `sops {path}`",
+            "remove the tag and quote the value with `make edit-secrets SECRETS={path}`",
         ),
         (
             f"g:\n    K: !secret-tag {ENC_STR}\n",
             "uses a YAML tag (line 2): values in a secrets file are plain strings; "
-            "remove the tag and quote the value with `sops {path}`",
+            "remove the tag and quote the value with `make edit-secrets SECRETS={path}`",
         ),
         (
             f"g:\n    K: {ENC_STR}\n    K: {ENC_STR}\n",
-            "defines g.K twice (line 3): sops refuses duplicate keys; keep one with `sops {path}`",
+            "defines g.K twice (line 3): sops refuses duplicate keys; keep one with `make "
+            "edit-secrets SECRETS={path}`",
         ),
         (
             f"g:\n    K: {ENC_STR}\ng:\n    L: {ENC_STR}\n",
-            "defines g twice (line 3): sops refuses duplicate keys; keep one with `sops {path}`",
+            "defines g twice (line 3): sops refuses duplicate keys; keep one with `make "
+            "edit-secrets SECRETS={path}`",
         ),
         (
             f"g:\n    K: {ENC_STR}\n" + SOPS_BLOCK,
-            "defines sops twice (line 6): sops refuses duplicate keys; keep one with `sops {path}`",
+            "defines sops twice (line 6): sops refuses duplicate keys; keep one with `make "
+            "edit-secrets SECRETS={path}`",
         ),
         (
             f"g:\n    ? [a, b]\n    : {ENC_STR}\n",
@@ -283,7 +287,8 @@ def test_encrypted_file_value_sops_typed_as_non_string_is_refused(
     path = sops_file(tmp_path, f"g:\n    K: {ENC_STR.replace('type:str', f'type:{kind}')}\n")
     assert error_of(path) == (
         f"g.K in {path} was encrypted as {what}, not a string (sops reads an unquoted value by "
-        f"its look): quote the value with `sops {path}`, e.g. KEY: {example}, so it reaches "
+        f"its look): quote the value with `make edit-secrets SECRETS={path}`, e.g. KEY: {example}, "
+        "so it reaches "
         "the Secret exactly as written"
     )
 
@@ -349,7 +354,7 @@ def test_encrypted_file_json_with_a_duplicate_key_is_refused(tmp_path: Path) -> 
     path.write_text(f'{{"g": {{"K": "{ENC_STR}", "K": "{ENC_STR}"}}, "sops": {{}}}}')
     assert error_of(path) == (
         f"secrets file {path} defines key 'K' twice in one map: sops refuses duplicate keys; "
-        f"keep one with `sops {path}`"
+        f"keep one with `make edit-secrets SECRETS={path}`"
     )
 
 

@@ -51,7 +51,7 @@ def test_model_number_value_says_quote_it() -> None:
     doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, "PORT": 4000}}
     assert error_of(doc) == (
         "secrets/secrets.yaml: group 'litellm', key 'PORT' is a number, not a string: "
-        "quote the value with `sops secrets/secrets.yaml`"
+        "quote the value with `make edit-secrets SECRETS=secrets/secrets.yaml`"
     )
 
 
@@ -59,7 +59,8 @@ def test_model_boolean_value_says_quote_it() -> None:
     doc = {"stripe": {"LIVE": True}, "litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY}}
     assert error_of(doc) == (
         "secrets/secrets.yaml: group 'stripe', key 'LIVE' is a boolean, not a string: quote the "
-        "value with `sops secrets/secrets.yaml` (YAML reads yes/no/true/false unquoted as booleans)"
+        "value with `make edit-secrets SECRETS=secrets/secrets.yaml` (YAML reads yes/no/true/false "
+        "unquoted as booleans)"
     )
 
 
@@ -68,7 +69,7 @@ def test_model_empty_value_is_refused(empty: object) -> None:
     doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, "OPENAI_API_KEY": empty}}
     assert error_of(doc) == (
         "secrets/secrets.yaml: group 'litellm', key 'OPENAI_API_KEY' is empty: give it a value "
-        "with `sops secrets/secrets.yaml` or remove the key"
+        "with `make edit-secrets SECRETS=secrets/secrets.yaml` or remove the key"
     )
 
 
@@ -81,7 +82,8 @@ def test_model_three_levels_of_nesting_is_refused() -> None:
     doc = {"litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY, "OPENAI": {"KEY": "sk-x"}}}
     assert error_of(doc) == (
         "secrets/secrets.yaml: group 'litellm', key 'OPENAI' nests further than group.KEY: "
-        "secrets are KEY: value pairs inside groups; flatten it with `sops secrets/secrets.yaml`"
+        "secrets are KEY: value pairs inside groups; flatten it with `make edit-secrets "
+        "SECRETS=secrets/secrets.yaml`"
     )
 
 
@@ -112,7 +114,8 @@ def test_model_mixed_layouts_are_refused() -> None:
     doc = {"STRAY": "x", "litellm": {"LITELLM_MASTER_KEY": FAKE_MASTER_KEY}}
     assert error_of(doc) == (
         "secrets/secrets.yaml: mixes top-level keys (STRAY) with groups (litellm): move each "
-        "top-level key into a group with `sops secrets/secrets.yaml`, or use the flat layout only"
+        "top-level key into a group with `make edit-secrets SECRETS=secrets/secrets.yaml`, or use "
+        "the flat layout only"
     )
 
 
@@ -120,7 +123,7 @@ def test_model_missing_master_key_is_refused() -> None:
     assert error_of({"litellm": {"OPENAI_API_KEY": "sk-x"}}) == (
         "secrets/secrets.yaml: group 'litellm', key 'LITELLM_MASTER_KEY' is missing: LiteLLM "
         'needs a master key; generate one with `echo "sk-$(openssl rand -hex 32)"` and set it '
-        "with `sops secrets/secrets.yaml`"
+        "with `make edit-secrets SECRETS=secrets/secrets.yaml`"
     )
 
 
@@ -162,7 +165,8 @@ def test_model_unknown_group_for_an_app_names_it() -> None:
     assert str(caught.value) == (
         "app 'billing' uses secret group 'payments', which secrets/secrets.yaml does not define "
         "(it has: litellm, stripe, chatbot): add a 'payments:' map with "
-        "`sops secrets/secrets.yaml` or remove the group from the app in lib/environments.py"
+        "`make edit-secrets SECRETS=secrets/secrets.yaml` or remove the group from the app in "
+        "lib/environments.py"
     )
 
 
@@ -193,7 +197,7 @@ def test_model_master_key_with_whitespace_or_control_characters_is_refused(
         f"{SOURCE}: group 'litellm', key 'LITELLM_MASTER_KEY' contains a space, a line break or "
         "another character that is not printable ASCII (a trailing newline from an editor?): "
         'generate one with `echo "sk-$(openssl rand -hex 32)"` and set it with '
-        f"`sops {SOURCE}`"
+        f"`make edit-secrets SECRETS={SOURCE}`"
     )
 
 
@@ -203,7 +207,7 @@ def test_model_value_with_a_character_yaml_readers_refuse_is_refused(character: 
     assert error_of(document) == (
         f"{SOURCE}: group 'litellm', key 'TOKEN' contains a control character (at character 4) "
         "that YAML readers such as kubectl refuse and an environment variable cannot hold: "
-        f"remove it with `sops {SOURCE}`"
+        f"remove it with `make edit-secrets SECRETS={SOURCE}`"
     )
 
 
@@ -217,7 +221,7 @@ def test_model_secret_key_longer_than_kubernetes_allows_is_refused() -> None:
     document = {"litellm": {**FAKE_SECRETS["litellm"], long_key: "v"}}
     assert error_of(document) == (
         f"{SOURCE}: group 'litellm', key '{'K' * 40}...' is longer than the 253 characters "
-        f"Kubernetes allows for a Secret key: shorten it with `sops {SOURCE}`"
+        f"Kubernetes allows for a Secret key: shorten it with `make edit-secrets SECRETS={SOURCE}`"
     )
     ok = {"litellm": {**FAKE_SECRETS["litellm"], "K" * 253: "v"}}
     assert "K" * 253 in parse(ok).groups[0].keys
@@ -231,5 +235,5 @@ def test_model_group_over_one_mib_of_values_is_refused() -> None:
     assert error_of(over) == (
         f"{SOURCE}: group 'big' holds 1048578 bytes of values, more than the 1048576 bytes "
         f"(1 MiB) a Kubernetes Secret may hold: move some keys into another group with "
-        f"`sops {SOURCE}`"
+        f"`make edit-secrets SECRETS={SOURCE}`"
     )

@@ -569,19 +569,24 @@ def _path_message(path: Path) -> list[str]:
     restore = r"restore it from git"
     line = r"\(line (\d+|\?)\)"
     return [
-        rf"secrets file {p} is not valid YAML {line}: fix it with `sops {p}` or {restore}",
-        rf"secrets file {p} is not valid YAML: fix it with `sops {p}` or restore it",
-        rf"secrets file {p} is not valid JSON {line}: fix it with `sops {p}` or {restore}",
+        rf"secrets file {p} is not valid YAML {line}: fix it with `make edit-secrets SECRETS={p}` "
+        rf"or {restore}",
+        rf"secrets file {p} is not valid YAML: fix it with `make edit-secrets SECRETS={p}` or "
+        r"restore it",
+        rf"secrets file {p} is not valid JSON {line}: fix it with `make edit-secrets SECRETS={p}` "
+        rf"or {restore}",
         rf"secrets file {p} is not UTF-8 text: pass a SOPS YAML file",
-        rf"secrets file {p} is empty: create it with `sops {p}` \(see README, 'Secrets layout'\)",
+        rf"secrets file {p} is empty: create it with `make edit-secrets SECRETS={p}` "
+        r"\(see docs/secrets\.md\)",
         rf"secrets file {p} is not SOPS-encrypted \(no sops metadata\): "
-        rf"encrypt it with `sops encrypt --in-place {p}` and never commit it in plaintext",
+        rf"encrypt it with `\.venv/bin/sops encrypt --in-place {p}` and never commit it in "
+        r"plaintext",
         rf"secrets file {p} has sops-encrypted values but no sops metadata: it was truncated "
         rf"or damaged; {restore}",
         rf"secrets file {p} has incomplete sops metadata \(no mac or lastmodified\): it was "
         rf"truncated or damaged; {restore}",
-        rf"secrets file {p} holds no secrets: add them with `sops {p}` "
-        r"\(see README, 'Secrets layout'\)",
+        rf"secrets file {p} holds no secrets: add them with `make edit-secrets SECRETS={p}` "
+        r"\(see docs/secrets\.md\)",
         rf"secrets file {p} holds more than one YAML document {line}: a sops file is one "
         rf"document; {restore}",
         rf"secrets file {p} uses a YAML (alias|anchor) {line}: sops files never hold them; "
@@ -589,7 +594,7 @@ def _path_message(path: Path) -> list[str]:
         rf"secrets file {p} uses a YAML merge key '<<' {line}: sops files never hold them; "
         rf"{restore} or re-create it with `sops`",
         rf"secrets file {p} uses a YAML tag (!![a-z]+ )?{line}: values in a secrets file are "
-        rf"plain strings; remove the tag and quote the value with `sops {p}`",
+        rf"plain strings; remove the tag and quote the value with `make edit-secrets SECRETS={p}`",
         rf"secrets file {p} nests deeper than 16 levels( {line})?: secrets are group.KEY "
         rf"pairs; {restore}",
     ]
@@ -601,18 +606,20 @@ def _where_messages(path: Path) -> list[str]:
     line = r"\(line (\d+|\?)\)"
     return [
         rf"(?P<where>.*) in {p} is stored in plaintext, not encrypted by sops: "
-        rf"remove it, then add it again with `sops {p}` \(if \.sops\.yaml sets "
+        rf"remove it, then add it again with `make edit-secrets SECRETS={p}` \(if \.sops\.yaml "
+        r"sets "
         r"encrypted_regex or unencrypted_suffix, make it cover every key\)",
         rf"(?P<where>.*) in {p} is a damaged sops value \(cut short or edited by hand\): "
         r"restore the file from git",
         rf"(?P<where>.*) in {p} was encrypted as (a number|a boolean|a date or timestamp|"
         rf"binary data|type '[a-z]+'), not a string \(sops reads an unquoted value by its "
-        rf"look\): quote the value with `sops {p}`, e.g. KEY: \"[^\"]*\", so it reaches "
+        rf"look\): quote the value with `make edit-secrets SECRETS={p}`, e.g. KEY: \"[^\"]*\", so "
+        r"it reaches "
         r"the Secret exactly as written",
         rf"secrets file {p} defines (?P<where>.*) twice {line}: sops refuses duplicate keys; "
-        rf"keep one with `sops {p}`",
+        rf"keep one with `make edit-secrets SECRETS={p}`",
         rf"secrets file {p} defines key '(?P<where>.*)' twice in one map: sops refuses "
-        rf"duplicate keys; keep one with `sops {p}`",
+        rf"duplicate keys; keep one with `make edit-secrets SECRETS={p}`",
         rf"secrets file {p} has a list or map as a key( in (?P<where>.*))? {line}: keys are "
         r"names; restore it from git",
     ]

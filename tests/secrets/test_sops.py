@@ -69,7 +69,7 @@ def test_sops_wrong_key(fixture_secrets: Path, age_key: AgeKey, tmp_path: Path) 
     assert decrypt_error(fixture_secrets, env) == (
         f"the age key found here cannot decrypt {fixture_secrets}: it is encrypted for "
         f"{age_key.recipient}; point SOPS_AGE_KEY_FILE at the matching key, or re-encrypt the "
-        f"file for yours with `sops updatekeys {fixture_secrets}`"
+        f"file for yours with `.venv/bin/sops updatekeys {fixture_secrets}`"
     )
 
 
