@@ -156,7 +156,7 @@ def signals_interrupt() -> Iterator[None]:
 
 def quiet_stderr() -> None:
     """Nothing more on stderr: the process is ending because of a signal, and jsii's Node child,
-    hit by the same Ctrl-C or cut off mid-message, would add its complaints after our line."""
+    cut off mid-message (or signalled on its own), would add its complaints after our line."""
     if sys.stderr is _QUIET[0] is not None:
         return
     if sys.stderr is not None:
