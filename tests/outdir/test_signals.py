@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lib.signals import Interrupted, received_signal, signals_held, signals_interrupt
 from tests.helpers import FAKE_SECRETS, PROJECT_ROOT, AgeKey, all_values, clean_env, run_cli
 from tests.outdir.scenario import assert_refused, git, new_repo, previous_output, tree
 
@@ -418,3 +419,35 @@ def test_signals_ctrl_c_at_moments_over_the_whole_synth_never_breaks_the_contrac
     # Both sides of the write were hit: 0 steps after the handlers is long before the swap
     # (the synthesizer is not even imported), and the last moment is after the report.
     assert {"before the swap", "reported"} <= reached
+
+
+def signalled_during_a_held_step(steps: list[str], fail: bool = False) -> None:
+    """In the synth's window (in-process), SIGTERM arrives during a held step."""
+    with signals_interrupt():
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGTERM)
+            deadline = time.monotonic() + 60
+            while received_signal() is None:
+                assert time.monotonic() < deadline, "the signal never arrived"
+                time.sleep(0.001)
+            if fail:
+                raise OSError("disk full")
+            steps.append("the step finished")
+        steps.append("went on after the signal")
+
+
+def test_signals_held_step_finishes_before_the_signal_is_raised() -> None:
+    """A signal during a held step (such as removing the previous output) is raised once the
+    step is done, not in its middle."""
+    steps: list[str] = []
+    with pytest.raises(Interrupted) as raised:
+        signalled_during_a_held_step(steps)
+    assert steps == ["the step finished"]
+    assert raised.value.name == "SIGTERM"
+
+
+def test_signals_held_step_that_fails_keeps_its_own_error() -> None:
+    steps: list[str] = []
+    with pytest.raises(OSError, match="disk full"):
+        signalled_during_a_held_step(steps, fail=True)
+    assert steps == []
