@@ -55,7 +55,7 @@ test: system-packages lint typecheck node_modules/.installed $(PROXY_VENV)/.inst
 lock-images: $(VENV)/.synth-deps
 	$(BIN)/python -m lib.images --env $(ENV)
 
-## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); not part of test
+## bench: our synth against a bare cdk8s-plus program: time, memory, sops runs (RUNS=5); `make test` checks only that both build the same objects
 .PHONY: bench
 bench: $(VENV)/.synth-deps
 	$(BIN)/python benchmarks/run.py $(if $(RUNS),--runs $(RUNS))

@@ -69,8 +69,8 @@ from lib.specs.router import RouterSpec
 # compromised 1.107.x series and floating tags are refused (lib/specs/image.py,
 # docs/dependencies.md). The release notes of the 1.10x series publish and sign the images as
 # ghcr.io/berriai/<variant>:vX.Y.Z (no "main-" prefix, no "-stable" suffix); litellm-non_root
-# runs as uid 65534 and is what Pod Security "restricted" can run. Add @sha256:<digest> after
-# `crane digest` / `docker buildx imagetools inspect` against your registry (README).
+# runs as uid 65534 and is what Pod Security "restricted" can run. To pin it by digest, run
+# `make lock-images ENV=<env>` (images.lock.yaml) and verify it (docs/images.md).
 LITELLM_IMAGE = ImageRef.parse("ghcr.io/berriai/litellm-non_root:v1.106.12")
 # Where the proxy is served on the environment's host.
 LITELLM_PATH_PREFIX = "/litellm"
@@ -352,9 +352,10 @@ ENVIRONMENTS: dict[str, Environment] = {
             restrict_gateway_egress=True,
             trusted_proxy_cidrs=("10.244.0.0/16", "fd00:10:244::/56"),
         ),
-        # Off until real digests are pinned: none can be looked up from this project's
-        # machines, and a made-up digest would be an image that does not exist (README,
-        # "Pin images by digest"). Turn it on together with the digests.
+        # Off until real digests are locked: no registry serving these images can be reached
+        # from this project's machines, and a made-up digest would be an image that does not
+        # exist. Turn it on in the commit that adds prod's entries of images.lock.yaml
+        # (`make lock-images ENV=prod`, docs/images.md).
         image_policy=ImagePolicy(require_digests=False),
     ),
 }

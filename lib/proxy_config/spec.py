@@ -89,8 +89,8 @@ class ProxyConfigSpec:
             # Cross-process rate limits, routing usage and cooldowns. An explicit block wins
             # over LiteLLM's guess from REDIS_* variables; a malformed block (no host) stops
             # the start, but an unreachable Redis does not: the proxy logs "Error connecting to
-            # Sync Redis client", stays ready and counts per process (README, "When Redis is
-            # required", says what to watch).
+            # Sync Redis client", stays ready and counts per process (docs/scaling.md, "When Redis
+            # is required", says what to watch).
             settings["coordination_redis"] = self._redis_params()
         return settings
 

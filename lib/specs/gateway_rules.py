@@ -77,7 +77,7 @@ def _check_admin_ui(environment: Environment, where: str) -> None:
     if environment.path_prefix_mode is not PathPrefixMode.ROOT_PATH:
         raise SynthError(
             f"{where}: admin_ui needs path_prefix_mode=PathPrefixMode.ROOT_PATH: with the prefix "
-            "stripped the UI's links break (README, 'Path prefix')"
+            "stripped the UI's links break (docs/models.md, 'Path prefix')"
         )
     if environment.database is None:
         raise SynthError(
