@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _error_and_quiet(_interrupted(exc.name, outdir))
         except BaseException:
             settle()
-            # Ctrl-C reaches Node and sops too: what fails after a signal is its consequence.
+            # Ctrl-C reaches sops and git too: what fails after a signal is its consequence.
             signum = received_signal()
             if signum is not None:
                 return _error_and_quiet(_interrupted(signal.Signals(signum).name, outdir))

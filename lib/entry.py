@@ -5,12 +5,19 @@ imports the signal handling (lib/signals.py) and the error line (lib/errors.py),
 from __future__ import annotations
 
 from lib.errors import SynthError, print_error
-from lib.signals import Interrupted, install_signal_handlers, quiet_stderr, settle
+from lib.signals import (
+    Interrupted,
+    ignore_signals_after_exit_callbacks,
+    install_signal_handlers,
+    quiet_stderr,
+    settle,
+)
 
 
 def run() -> int:
     """main.py: handlers first, then the imports, then the synth; one line for what fails."""
     try:
+        ignore_signals_after_exit_callbacks()  # first registered, last run
         install_signal_handlers()
         try:
             from lib.cli import main  # the synthesizer and what it imports: ~0.1 s

@@ -11,6 +11,14 @@ one killed mid-synth stops answering, one that never answers would hang the synt
 jsii reports the first two as a JSON error on an empty line or a broken pipe, from inside its
 ``_NodeProcess``; ``node_failures_told`` turns those into one line naming Node, and bounds the
 whole conversation with Node by ``NODE_TIMEOUT_SECONDS`` (jsii itself has no timeout).
+
+``node_failures_told`` also starts Node in a process group of its own. A terminal's Ctrl-C is
+SIGINT to the whole foreground process group: in ours, Node would get it too, its jsii wrapper
+would end its worker mid-conversation and print "Error on jsii API channel ... ECONNRESET" on
+our stderr (through jsii's stderr thread) before our own line, or during a finished synth's
+exit. Apart, Node hears only from this process: the handlers of lib/signals.py decide what a
+signal does, and jsii stops Node at exit as always (a Node whose Python was killed sees its
+input end, and exits).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from lib.errors import SynthError
+from lib.signals import signals_held
 
 # Starting Node and loading the cdk8s libraries takes well under a second; a minute means it
 # will not answer.
@@ -46,7 +55,8 @@ def check_jsii_can_start(environ: Mapping[str, str] | None = None) -> None:
     variable = next((name for name in _NODE_TMPDIR_VARIABLES if environ.get(name)), None)
     temporary = environ[variable] if variable else "/tmp"  # noqa: S108 - Node's own default
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".seance-synth-probe-", dir=temporary))
+        with signals_held():  # made and removed, whatever arrives between the two
+            os.rmdir(tempfile.mkdtemp(prefix=".seance-synth-probe-", dir=temporary))
     except OSError as exc:
         named = f"{variable}={temporary}" if variable else f"{temporary} (no TMPDIR, TMP or TEMP)"
         advice = (
@@ -75,6 +85,8 @@ def node_failures_told(environ: Mapping[str, str] | None = None) -> Iterator[Non
     )
     armed = threading.current_thread() is threading.main_thread()
     previous: Any = None
+    jsii_process_module = _jsii_process_module()
+    jsii_process_module.subprocess = _NodeApart
     if armed:
 
         def give_up(signum: int, frame: FrameType | None) -> None:
@@ -114,9 +126,28 @@ def node_failures_told(environ: Mapping[str, str] | None = None) -> Iterator[Non
             f"{advice}"
         ) from None
     finally:
+        jsii_process_module.subprocess = subprocess
         if armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
+
+
+class _NodeApart:
+    """``subprocess`` as jsii's process module sees it while Node may start: the same, except
+    that what it starts (Node, the only thing it starts) gets a process group of its own."""
+
+    PIPE = subprocess.PIPE
+    TimeoutExpired = subprocess.TimeoutExpired
+
+    @staticmethod
+    def Popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(*args, process_group=0, **kwargs)
+
+
+def _jsii_process_module() -> Any:
+    import jsii._kernel.providers.process
+
+    return jsii._kernel.providers.process
 
 
 def _innermost_frame(trace: TracebackType | None) -> FrameType | None:

@@ -5,15 +5,20 @@ before it imports the synthesizer: Ctrl-C during the ~0.1 s of imports is one ``
 too, not a KeyboardInterrupt traceback.
 
 The handlers stay until the process exits. While the synth works they raise ``Interrupted``, so
-every cleanup on the way out runs. Once the synth has finished (written, or refused with its own
+every cleanup on the way out runs; a step that must not be cut in half holds the signal until
+it is done (``signals_held``). Once the synth has finished (written, or refused with its own
 line) they only note the signal: the report is printed, jsii stops its Node process in its
 ``atexit`` callback, and the process exits with the status it had, because nothing is left to
-stop. A signal in that last phase (or any signal, once its line is printed) also silences
-stderr: Node, hit by the same Ctrl-C, makes jsii's shutdown complain about a broken pipe.
+stop; after the last ``atexit`` callback the signals are ignored, as Python's finalization
+would otherwise restore their default action. A signal in that last phase (or any signal, once
+its line is printed) also silences stderr: nothing that follows the outcome is for the user.
+A terminal's Ctrl-C does not reach Node, which runs in a process group of its own
+(lib/jsii_runtime.py): only this process decides what a signal does.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -45,16 +50,21 @@ class Interrupted(BaseException):
 
 
 class _SignalState:
-    """Which signals arrived, and whether one still interrupts the synth."""
+    """Which signals arrived, and what one does now: ``raising`` (it interrupts the synth),
+    ``held`` (a step that must not be cut in half is running: raised once it is done) or
+    neither (the synth is over: noted)."""
 
     def __init__(self) -> None:
         self.received: list[int] = []
         self.raising = False
+        self.held = False
         self.installed = False
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         first = not self.received
         self.received.append(signum)
+        if self.held:
+            return
         if not self.raising:
             quiet_stderr()
         elif first:
@@ -77,9 +87,41 @@ def install_signal_handlers() -> None:
             signal.signal(signum, _STATE.handle)
 
 
+def ignore_signals_after_exit_callbacks() -> None:
+    """Once the ``atexit`` callbacks have run (jsii's stop of Node among them), Python's
+    finalization puts back the default action of every signal that has a Python handler: a
+    Ctrl-C in those last milliseconds would kill a finished synth (exit status 130, no line).
+    Registered before any other callback, this one runs last: from then on these signals are
+    ignored, as nothing is left that they could stop."""
+    atexit.register(_ignore_interrupting_signals)
+
+
+def _ignore_interrupting_signals() -> None:
+    for signum in INTERRUPTING_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def settle() -> None:
     """The synth is over: a signal from now on is noted, not raised."""
     _STATE.raising = False
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """A step that a signal must not cut in half (naming a directory it creates, removing one it
+    has begun to remove): a signal during it is raised as ``Interrupted`` once it is done. Does
+    nothing outside the synth's window (settled, or no handlers installed)."""
+    if not _STATE.raising or _STATE.held:
+        yield
+        return
+    already = len(_STATE.received)
+    _STATE.held = True
+    try:
+        yield
+    finally:
+        _STATE.held = False
+    if already == 0 and _STATE.received:
+        raise Interrupted(_STATE.received[0])
 
 
 def received_signal() -> int | None:
@@ -105,6 +147,7 @@ def signals_interrupt() -> Iterator[None]:
         yield
     finally:
         _STATE.raising = False
+        _STATE.held = False
         _STATE.installed = False
         _STATE.received.clear()
         for signum, handler in previous.items():
@@ -113,7 +156,7 @@ def signals_interrupt() -> Iterator[None]:
 
 def quiet_stderr() -> None:
     """Nothing more on stderr: the process is ending because of a signal, and jsii's Node child,
-    hit by the same Ctrl-C or cut off mid-message, would add its complaints after our line."""
+    cut off mid-message (or signalled on its own), would add its complaints after our line."""
     if sys.stderr is _QUIET[0] is not None:
         return
     if sys.stderr is not None:

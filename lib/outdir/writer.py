@@ -37,6 +37,7 @@ from lib.outdir.stamp import (
     stamped_files,
 )
 from lib.output import PRIVATE_MODE, PUBLIC_MODE, RenderedFile
+from lib.signals import signals_held
 
 _STAGING = ".{name}.staging-"
 # How long the previous output stays whole after the exchange, for readers already inside it.
@@ -108,33 +109,44 @@ def write_output(target: OutputTarget, files: Sequence[RenderedFile]) -> tuple[s
         with locked_directory(target.path.parent, target.shown) as parent_fd:
             previous = _refuse_foreign(target)
             _remove_stale_staging(target)
-            staging = Path(tempfile.mkdtemp(prefix=target.staging_prefix, dir=target.path.parent))
-            try:
-                _stage(staging, files, target)
-                _take_over_directory(staging, previous, target)
-                if previous is not None:
-                    _swap(parent_fd, staging, target.path)
-                else:
-                    os.rename(
-                        staging.name, target.path.name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd
-                    )
-                os.fsync(parent_fd)
-            except BaseException:
-                _discard(staging)  # the partial new output, or the previous one after the swap
-                raise
-            if previous is not None:
-                # A reader that opened the previous directory just before the exchange (Tilt
-                # or kubectl between opendir and reading its entries) would otherwise watch it
-                # being emptied and see no manifests at all: let such a reader finish first.
-                try:
-                    time.sleep(PREVIOUS_OUTPUT_GRACE_SECONDS)
-                except BaseException:  # a signal: the new output is in place, clean up anyway
-                    _remove_previous(target, staging)
-                    raise
-                return _remove_previous(target, staging)
+            return _replace(parent_fd, target, previous, files)
     except OSError as exc:
         raise _os_failure(exc, target.shown) from None
-    return ()
+
+
+def _replace(
+    parent_fd: int,
+    target: OutputTarget,
+    previous: os.stat_result | None,
+    files: Sequence[RenderedFile],
+) -> tuple[str, ...]:
+    """Stage, swap in, remove the previous output. A failure or a signal at any point removes
+    the staging path: the partial new output, or the previous one once swapped. The steps a
+    signal must not cut in half (creating the staging directory and learning its name, removing
+    the previous output) finish first, then the signal is raised."""
+    staging: Path | None = None
+    try:
+        with signals_held():
+            staging = Path(tempfile.mkdtemp(prefix=target.staging_prefix, dir=target.path.parent))
+        _stage(staging, files, target)
+        _take_over_directory(staging, previous, target)
+        if previous is None:
+            os.rename(staging.name, target.path.name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
+            os.fsync(parent_fd)
+            return ()
+        _swap(parent_fd, staging, target.path)
+        os.fsync(parent_fd)
+        # A reader that opened the previous directory just before the exchange (Tilt or kubectl
+        # between opendir and reading its entries) would otherwise watch it being emptied and
+        # see no manifests at all: let such a reader finish first.
+        time.sleep(PREVIOUS_OUTPUT_GRACE_SECONDS)
+        with signals_held():
+            return _remove_previous(target, staging)
+    except BaseException:
+        if staging is not None:
+            with signals_held():
+                _discard(staging)  # the partial new output, or the previous one after the swap
+        raise
 
 
 def link_into(link_dir: Path, outdir: Path, files: Sequence[RenderedFile]) -> None:

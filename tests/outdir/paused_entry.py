@@ -9,13 +9,19 @@ the wait; a noted one ends it), so a test can signal at a known moment:
 - ``before-swap``: in the write, with jsii's Node process alive;
 - ``after-swap``: the output swapped in, the previous one at the staging path (READY holds its
   name); it waits for READY + ``.go`` instead of a signal, so a test can change that path;
+- ``removing-previous``: the output swapped in, the previous one about to be removed from the
+  staging path (a signal must not leave it half-removed there);
 - ``after-write``: the output complete, the report not printed yet;
-- ``at-exit``: in an ``atexit`` callback that runs just before jsii stops its Node process.
+- ``at-exit``: in an ``atexit`` callback that runs just before jsii stops its Node process;
+- ``finalizing``: in Python's finalization, after every ``atexit`` callback (a finalizer that
+  runs as the modules are torn down); it waits for READY + ``.go`` instead of a signal, as a
+  signal that arrives there may not be noted by any handler.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +56,38 @@ class _PauseAtImport:
         return None
 
 
+class _Finalizer:
+    """Runs ``action`` when it is destroyed: kept in a module global, as the modules are torn
+    down in Python's finalization, after every ``atexit`` callback."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+
+    def __del__(self) -> None:
+        self.action()
+
+
+def _pause_in_finalization(ready: Path) -> Callable[[], None]:
+    # Bound now: by the time it runs, module globals and builtins may be gone.
+    paths = (os.fsencode(ready), os.fsencode(f"{ready}.go"))
+    create, write, close, exists, sleep = os.open, os.write, os.close, os.path.exists, time.sleep
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    now = time.monotonic
+
+    def pause() -> None:
+        deadline = now() + 60
+        descriptor = create(paths[0], flags, 0o644)
+        write(descriptor, b"finalizing")
+        close(descriptor)
+        while not exists(paths[1]) and now() < deadline:
+            sleep(0.01)
+
+    return pause
+
+
+_AT_TEARDOWN: list[_Finalizer] = []
+
+
 def paused_run(ready: Path, point: str) -> int:
     if point == "import":
         sys.meta_path.insert(0, _PauseAtImport(ready))
@@ -76,6 +114,18 @@ def paused_run(ready: Path, point: str) -> int:
                 time.sleep(0.01)
 
         exchange.exchange_entries = exchange_then_wait
+    elif point == "removing-previous":
+        from lib.outdir import writer
+
+        remove_previous = writer._remove_previous
+
+        def wait_then_remove(target: writer.OutputTarget, previous: Path) -> tuple[str, ...]:
+            wait_for_signal(ready, point)
+            return remove_previous(target, previous)
+
+        writer._remove_previous = wait_then_remove
+    elif point == "finalizing":
+        _AT_TEARDOWN.append(_Finalizer(_pause_in_finalization(ready)))
     else:
         from lib import cli
 

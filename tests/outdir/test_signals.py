@@ -9,10 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lib.signals import Interrupted, received_signal, signals_held, signals_interrupt
 from tests.helpers import FAKE_SECRETS, PROJECT_ROOT, AgeKey, all_values, clean_env, run_cli
 from tests.outdir.scenario import assert_refused, git, new_repo, previous_output, tree
 
@@ -74,6 +76,21 @@ def repo(tmp_path: Path) -> Path:
     return new_repo(tmp_path / "repo", IGNORE_OUTPUT)
 
 
+@pytest.fixture(autouse=True)
+def sigint_as_from_a_terminal() -> Iterator[None]:
+    """The synths these tests start get SIGINT at its default action, as from a terminal. Run
+    from a background job of a non-interactive shell (``make test &`` in a script), pytest
+    inherits SIGINT ignored and would pass that on; a synth keeps an ignored signal ignored (as
+    under ``nohup``), so the Ctrl-C these tests send would never arrive."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # SIG_DFL again after exec
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize(
     ("signum", "point", "group"),
     [
@@ -86,7 +103,8 @@ def repo(tmp_path: Path) -> Path:
         "SIGTERM before the swap",
         "SIGHUP before the swap",
         "SIGINT after the swap",
-        # Ctrl-C in a terminal: jsii's Node process gets it too, and must not add to stderr.
+        # Ctrl-C in a terminal: the whole foreground process group gets it (not Node, which
+        # runs in a group of its own: see the next tests).
         "SIGINT to the process group",
     ],
 )
@@ -157,13 +175,49 @@ def start_entry(
     return start_paused(point, ready, secrets, outdir, env, group=True, module="paused_entry")
 
 
-@pytest.mark.parametrize("point", ["import", "before-swap", "after-write", "at-exit"])
+def children(pid: int) -> list[int]:
+    pids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            pids += map(int, (task / "children").read_text().split())
+    return pids
+
+
+def node_children(pid: int) -> list[int]:
+    """jsii's Node processes started by ``pid`` (its wrapper; the worker is the wrapper's)."""
+    found = []
+    for child in children(pid):
+        with contextlib.suppress(FileNotFoundError):
+            if Path(f"/proc/{child}/comm").read_text().strip() == "node":
+                found.append(child)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("point", "finished"),
+    [
+        ("import", False),
+        ("before-swap", False),
+        ("removing-previous", False),
+        ("after-write", True),
+        ("at-exit", True),
+        ("finalizing", True),
+    ],
+)
 def test_signals_ctrl_c_at_any_point_is_one_line_or_a_finished_synth(
-    point: str, repo: Path, fixture_secrets: Path, age_key: AgeKey, tmp_path: Path
+    point: str,
+    finished: bool,
+    repo: Path,
+    fixture_secrets: Path,
+    age_key: AgeKey,
+    tmp_path: Path,
 ) -> None:
-    """SIGINT to the whole process group (Ctrl-C: Node gets it too) from main.py's first
-    imports to jsii's Node shutdown at exit. Before the output is complete: exit 1 and one line.
-    After: the synth has finished, so it finishes (report, exit 0) and stderr stays empty."""
+    """SIGINT to the whole process group (Ctrl-C) from main.py's first imports to Python's
+    finalization, after jsii's Node shutdown. Before the output is complete and the previous
+    one removed: exit 1 and one line. After: the synth has finished, so it finishes (report,
+    exit 0) and stderr stays empty. Node runs in a process group of its own, so the Ctrl-C does
+    not reach it (its jsii wrapper would print "Error on jsii API channel" on our stderr), and
+    it ends with main.py."""
     outdir = previous_output(repo / "dist", fixture_secrets)
     before = tree(outdir)
     env = clean_env(SOPS_AGE_KEY_FILE=str(age_key.key_file), HOME=str(tmp_path))
@@ -171,21 +225,34 @@ def test_signals_ctrl_c_at_any_point_is_one_line_or_a_finished_synth(
         ready = tmp_path / f"ready-{run}"
         process = start_entry(point, ready, fixture_secrets, outdir, env)
         wait_until_paused(process, ready)
+        nodes = node_children(process.pid)
+        # None yet at the import; stopped by jsii's atexit callback before the finalization.
+        assert len(nodes) == (0 if point in ("import", "finalizing") else 1), nodes
+        for node in nodes:  # a group of its own: not the one a terminal's Ctrl-C reaches
+            assert os.getpgid(node) == node != os.getpgid(process.pid)
         os.killpg(process.pid, signal.SIGINT)
+        Path(f"{ready}.go").touch()  # for the finalizing point: the signal was sent
         stdout, stderr = process.communicate(timeout=60)
         result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-        if point in ("import", "before-swap"):
+        if not finished:
             assert_refused(result, "interrupted by SIGINT", "nothing half-written was left")
             assert stdout == ""
-            assert tree(outdir) == before
         else:
             assert (result.returncode, stderr) == (0, ""), (result.returncode, stderr)
             assert f"wrote {outdir}/: 00-namespace.k8s.yaml" in stdout
+        if point in ("import", "before-swap"):
+            assert tree(outdir) == before
+        else:  # swapped in already: the new output, complete
             assert (outdir / "10-secrets.k8s.yaml").read_text().count("kind: Secret") == len(
                 FAKE_SECRETS
             )
         assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", "README", "dist"]
         assert git(repo, "status", "--porcelain") == ""
+        for node in nodes:  # stopped by main.py at its exit (a deadline, not an expectation)
+            deadline = time.monotonic() + 60
+            while process_state(node) not in ("gone", "Z"):
+                assert time.monotonic() < deadline, f"Node {node} outlived the synth"
+                time.sleep(0.05)
 
 
 def test_signals_sigterm_after_the_write_finishes_the_synth(
@@ -237,14 +304,8 @@ class FrozenSynth:
             return True
         # Python starts sops and git with vfork(): until the child execs, the parent waits in
         # the kernel (state D). With the child stopped, the parent cannot move either.
-        return state == "D" and any(process_state(child) == "T" for child in self.children())
-
-    def children(self) -> list[int]:
-        pids: list[int] = []
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                pids += map(int, (task / "children").read_text().split())
-        return pids
+        stopped = (process_state(child) == "T" for child in children(self.process.pid))
+        return state == "D" and any(stopped)
 
     def freeze(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -273,7 +334,8 @@ class FrozenSynth:
         return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
 
     def ctrl_c_and_finish(self) -> tuple[int, str, str]:
-        """SIGINT to the whole group (as a terminal's Ctrl-C: Node gets it too), then thawed."""
+        """SIGINT to the whole group (as a terminal's Ctrl-C; Node is in a group of its own),
+        then thawed."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGINT)
             os.killpg(self.process.pid, signal.SIGCONT)
@@ -357,3 +419,35 @@ def test_signals_ctrl_c_at_moments_over_the_whole_synth_never_breaks_the_contrac
     # Both sides of the write were hit: 0 steps after the handlers is long before the swap
     # (the synthesizer is not even imported), and the last moment is after the report.
     assert {"before the swap", "reported"} <= reached
+
+
+def signalled_during_a_held_step(steps: list[str], fail: bool = False) -> None:
+    """In the synth's window (in-process), SIGTERM arrives during a held step."""
+    with signals_interrupt():
+        with signals_held():
+            os.kill(os.getpid(), signal.SIGTERM)
+            deadline = time.monotonic() + 60
+            while received_signal() is None:
+                assert time.monotonic() < deadline, "the signal never arrived"
+                time.sleep(0.001)
+            if fail:
+                raise OSError("disk full")
+            steps.append("the step finished")
+        steps.append("went on after the signal")
+
+
+def test_signals_held_step_finishes_before_the_signal_is_raised() -> None:
+    """A signal during a held step (such as removing the previous output) is raised once the
+    step is done, not in its middle."""
+    steps: list[str] = []
+    with pytest.raises(Interrupted) as raised:
+        signalled_during_a_held_step(steps)
+    assert steps == ["the step finished"]
+    assert raised.value.name == "SIGTERM"
+
+
+def test_signals_held_step_that_fails_keeps_its_own_error() -> None:
+    steps: list[str] = []
+    with pytest.raises(OSError, match="disk full"):
+        signalled_during_a_held_step(steps, fail=True)
+    assert steps == []
