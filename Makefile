@@ -84,8 +84,10 @@ $(UV_VENV)/.installed: $(LOCKS)/uv.txt
 
 # Stamps depend on the locks, so a changed lock reinstalls on the next run. The project itself is
 # not installed: the code runs from this checkout.
+# Once the test tools are in (.test-deps), a synth lock change syncs to the test lock, which holds
+# the synth lock's versions too: `make synth` never strips pytest out of a venv a suite runs in.
 $(VENV)/.synth-deps: $(LOCKS)/synth.txt | $(BIN)/python $(UV_VENV)/.installed
-	$(SYNC) $(BIN)/python $(LOCKS)/synth.txt
+	$(SYNC) $(BIN)/python $(LOCKS)/$(if $(wildcard $(VENV)/.test-deps),test,synth).txt
 	touch $@
 
 # The test lock holds the synth lock's versions plus the test tools.
